@@ -1,0 +1,205 @@
+"""The seams of the controller: Host, DB, Client and Nemesis.
+
+Each is a small protocol so that cluster kinds (local / netns / ssh), databases
+(raftnode, etcd, third-party plug-ins) and faults can be combined freely. The runner
+only ever talks to these; nothing above this layer knows which kind of host it drives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+
+class HarnessError(RuntimeError):
+    """A failure the user should read as one clear line (no traceback)."""
+
+
+class HostError(HarnessError):
+    """A command or transfer on a host failed; names the host and the command."""
+
+    def __init__(self, host: str, command: str, detail: str):
+        super().__init__(f"host {host}: {command}: {detail}")
+        self.host = host
+        self.command = command
+        self.detail = detail
+
+
+@dataclass
+class CommandResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@runtime_checkable
+class Host(Protocol):
+    """One machine (real, a network namespace, or a slot on loopback) that runs one node.
+
+    `name` is the node name (n1…); `address` is the IP other nodes and the controller
+    use to reach it. All paths are on the host. Every argv is a list: implementations
+    quote it for their transport, callers never build shell strings.
+    """
+
+    name: str
+    address: str
+    kind: str  # "local" | "netns" | "ssh"
+
+    def run(
+        self,
+        argv: Sequence[str],
+        *,
+        timeout: float = 30.0,
+        check: bool = True,
+        env: Mapping[str, str] | None = None,
+        input: bytes | None = None,
+    ) -> CommandResult: ...
+
+    def start_daemon(
+        self,
+        argv: Sequence[str],
+        *,
+        log_path: str,
+        pid_path: str,
+        env: Mapping[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> int:
+        """Start detached in its own process group; returns the pid (also in pid_path)."""
+        ...
+
+    def signal(self, pid: int, sig: int) -> None:
+        """Send `sig` to the daemon's process group; no error if it is already gone."""
+        ...
+
+    def is_alive(self, pid: int) -> bool: ...
+
+    def process_state(self, pid: int) -> str | None:
+        """The kernel's one-letter state ("R", "S", "T" stopped, "Z"…) or None if gone."""
+        ...
+
+    def upload(self, local: Path, remote: str) -> None: ...
+
+    def download(self, remote: str, local: Path) -> None: ...
+
+    def write_file(self, remote: str, data: bytes) -> None: ...
+
+    def read_file(self, remote: str) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass
+class NodeSpec:
+    """Where and how one node of the DB runs."""
+
+    name: str
+    host: Host
+    peer_port: int
+    client_port: int
+    data_dir: str
+    log_path: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def client_address(self) -> str:
+        return f"{self.host.address}:{self.client_port}"
+
+    @property
+    def peer_address(self) -> str:
+        return f"{self.host.address}:{self.peer_port}"
+
+
+@dataclass
+class Probe:
+    """What one node says about itself (None fields: it did not answer or does not say)."""
+
+    node: str
+    reachable: bool
+    role: str | None = None
+    term: int | None = None
+    leader: str | None = None
+    commit_index: int | None = None
+    applied_index: int | None = None
+    clock_ns: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class DB(Protocol):
+    """A database under test. One instance manages all nodes of a cluster."""
+
+    name: str
+
+    def setup(self, nodes: Sequence[NodeSpec], options: Mapping[str, Any]) -> None:
+        """Install/upload what the nodes need and prepare data dirs (not yet started)."""
+        ...
+
+    def start(self, node: str) -> None: ...
+
+    def kill(self, node: str) -> None:
+        """SIGKILL the node; return once the process is gone."""
+        ...
+
+    def pause(self, node: str) -> None: ...
+
+    def resume(self, node: str) -> None: ...
+
+    def is_running(self, node: str) -> bool: ...
+
+    def probe(self, node: str, timeout: float = 1.0) -> Probe: ...
+
+    def teardown(self) -> None:
+        """Stop every node this DB started (by pid), always safe to call twice."""
+        ...
+
+    def log_files(self, node: str) -> dict[str, str]:
+        """Remote paths to collect: {"node.log": ..., "events.jsonl": ..., ...}."""
+        ...
+
+    def client(self, node: str) -> Client: ...
+
+    def data_dir(self, node: str) -> str: ...
+
+
+@dataclass
+class ClientResult:
+    """Outcome of one client op: type is "ok", "fail" or "info"; value is the result."""
+
+    type: str
+    value: Any = None
+    error: str | None = None
+
+
+@runtime_checkable
+class Client(Protocol):
+    """A connection to one node. `invoke` never raises for DB errors: it classifies them.
+
+    A timeout or a connection lost after the request was sent is "info" (the op may have
+    happened); an error that proves the op did not happen is "fail".
+    """
+
+    def open(self) -> None: ...
+
+    def invoke(self, f: str, key: Any, value: Any, timeout: float) -> ClientResult: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Nemesis(Protocol):
+    """A family of faults. `invoke` applies one fault op and returns what was done
+    (recorded as the nemesis completion's value); `heal_all` undoes every fault this
+    nemesis may have caused and is idempotent."""
+
+    name: str
+    fs: tuple[str, ...]  # the op names it handles, e.g. ("start-partition", "stop-partition")
+
+    def setup(self, ctx: Any) -> None: ...
+
+    def invoke(self, f: str, value: Any, ctx: Any) -> Any: ...
+
+    def heal_all(self, ctx: Any) -> None: ...
+
+    def teardown(self, ctx: Any) -> None: ...
