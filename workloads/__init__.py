@@ -1,1 +1,24 @@
-"""workloads."""
+"""Workloads: each pairs an op generator with the workload name the checkers use.
+
+``build(name, options)`` returns a :class:`workloads.base.Workload`; ``NAMES`` lists
+them. The op formats are pinned in docs/interfaces.md §5.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from workloads.base import Workload, WorkloadOptions
+
+NAMES = ("register", "kv", "set", "append", "counter", "bank")
+
+
+def build(name: str, options: WorkloadOptions | None = None) -> Workload:
+    """The workload called ``name``; ValueError (one line) for an unknown name."""
+    if name not in NAMES:
+        raise ValueError(f"unknown workload {name!r} (known: {', '.join(NAMES)})")
+    module = importlib.import_module(f"workloads.{name}")
+    return module.workload(options or WorkloadOptions())
+
+
+__all__ = ["NAMES", "Workload", "WorkloadOptions", "build"]

@@ -67,7 +67,12 @@ class Snapshot:
     peers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "term": self.term, "data": self.data, "peers": list(self.peers)}
+        return {
+            "index": self.index,
+            "term": self.term,
+            "data": self.data,
+            "peers": list(self.peers),
+        }
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Snapshot:
@@ -143,6 +148,7 @@ class ClientReply:
     error: str | None = None
     leader: str | None = None  # node id of the leader when known (for not-leader)
     index: int | None = None  # log index the op was applied at, when it went through the log
+    message: str | None = None  # one human-readable line for errors (HTTP "message")
 
 
 @dataclass
@@ -177,3 +183,33 @@ class PersistentState:
     hard_state: HardState = field(default_factory=HardState)
     snapshot: Snapshot | None = None
     entries: list[Entry] = field(default_factory=list)  # after the snapshot, in order
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """Tuning of one node's core, in logical ticks (the runtime ticks every `tick_ms`).
+
+    `bugs` holds planted-bug names from `raftnode.bugs.BUGS`; empty means a correct node.
+    `seed` seeds the election-timeout randomness (None: from the OS). `tick_ms` only turns
+    ticks into wall time for the `lease-read` bug's lease. `max_append_entries` caps the
+    entries in one AppendEntries message (batching without unbounded messages)."""
+
+    election_ticks: int = 30
+    heartbeat_ticks: int = 5
+    snapshot_every: int = 1000
+    request_timeout_ticks: int = 300
+    bugs: frozenset[str] = frozenset()
+    seed: int | None = None
+    tick_ms: int = 10
+    max_append_entries: int = 256
+
+    def __post_init__(self) -> None:
+        if self.election_ticks < 2 or self.heartbeat_ticks < 1:
+            raise ValueError("election_ticks must be >= 2 and heartbeat_ticks >= 1")
+        if self.heartbeat_ticks >= self.election_ticks:
+            raise ValueError("heartbeat_ticks must be smaller than election_ticks")
+        if self.snapshot_every < 1 or self.request_timeout_ticks < 1 or self.max_append_entries < 1:
+            raise ValueError(
+                "snapshot_every, request_timeout_ticks, max_append_entries must be >= 1"
+            )
+        object.__setattr__(self, "bugs", frozenset(self.bugs))

@@ -1,0 +1,321 @@
+"""The composite check: run the right checkers for a workload, merge, write results.json.
+
+Which checkers run (docs/interfaces.md §5):
+
+| workload | checker(s) |
+|---|---|
+| register | linearizability, cas-register model |
+| kv       | linearizability, per-key kv model (P-compositional) |
+| set      | set (Jepsen set-full) |
+| append   | linearizability, list-append model; durability |
+| counter  | counter bounds |
+| bank     | bank totals |
+
+plus, always, stats and unhandled errors; Raft safety when node events or dumps exist;
+durability whenever the history has final reads; and linearizability with `model`
+whenever the caller names one. The verdict is merged with false > unknown > true. A
+checker that crashes becomes "unknown" with its error instead of taking the whole
+verdict down: one broken checker must not hide another's violation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from checkers import bank, counter, durability, errors, raft_safety, sets, stats
+from checkers.events import has_evidence, load_evidence
+from checkers.history import HistoryError, Op, pair_history
+from checkers.result import UNKNOWN, Result, merge_valid, verdict_word
+
+WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
+DEFAULT_BUDGET_S = 60.0
+RESULTS_FILE = "results.json"
+HISTORY_FILE = "history.jsonl"
+
+# Linearizability model per workload; candidates are tried in order against the model
+# registry, so a renamed model only needs a new name here.
+MODEL_CANDIDATES: dict[str, tuple[str, ...]] = {
+    "register": ("cas-register",),
+    "kv": ("kv", "cas-register"),
+    "append": ("list-append",),
+    # Jepsen's etcd logs: a cas register where a failed cas means "the value differed".
+    "etcd": ("cas-register",),
+    "porcupine-kv": ("porcupine-kv",),
+}
+LIN_WORKLOADS = ("register", "kv", "append")
+
+
+def _client_ops(ops: Sequence[Op]) -> list[Op]:
+    return [op for op in ops if op.is_client]
+
+
+def infer_workload(ops: Sequence[Op]) -> str:
+    """Guess the workload from the ops' `f`s and values (for histories recorded elsewhere)."""
+    client = _client_ops(ops)
+    fs = {op.f for op in client}
+    reads = [op.value for op in client if op.type == "ok" and op.f in ("read", "get")]
+    if "transfer" in fs:
+        return "bank"
+    if "incr" in fs:
+        return "counter"
+    if "add" in fs:
+        return (
+            "counter"
+            if any(isinstance(v, int) and not isinstance(v, bool) for v in reads)
+            else "set"
+        )
+    if "append" in fs:
+        return "kv" if any(isinstance(v, str) for v in reads) else "append"
+    keys = {op.key for op in client if op.key is not None}
+    if fs & {"get", "put"} or len(keys) > 1:
+        return "kv"
+    return "register"
+
+
+def model_family(workload: str, ops: Sequence[Op], fmt: str | None = None) -> str | None:
+    """Which kind of model a history needs: a Jepsen log of etcd needs etcd's register
+    semantics; Porcupine's string kv (get/put/append) its own kv model."""
+    if workload not in LIN_WORKLOADS:
+        return None
+    fs = {op.f for op in _client_ops(ops)}
+    if fmt == "jepsen-log":
+        return "etcd"
+    if workload == "kv" and fs & {"get", "put"}:
+        return "porcupine-kv"
+    return workload
+
+
+def resolve_model(family: str) -> str:
+    """The first registered model name for a family (its first candidate if the model
+    registry is not importable, so the error surfaces where the check runs)."""
+    candidates = MODEL_CANDIDATES.get(family, (family,))
+    try:
+        from checkers.models import get_model
+    except ImportError:
+        return candidates[0]
+    for name in candidates:
+        try:
+            get_model(name)
+        except (KeyError, ValueError):
+            continue
+        return name
+    return candidates[0]
+
+
+def validate_model(name: str) -> None:
+    """Raise ValueError with a one-line message if `name` is not a known model."""
+    try:
+        from checkers.models import get_model
+    except ImportError as exc:
+        raise ValueError(f"no model registry available ({exc})") from None
+    try:
+        get_model(name)
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if exc.args else str(exc)
+        raise ValueError(f"unknown model {name!r}: {message}") from None
+
+
+def run_linearizability(ops: Sequence[Op], model: str, budget_s: float) -> Result:
+    """Adapt the linearizability checker's LinResult to a Result."""
+    from checkers.linearizability import check as lin_check
+    from checkers.models import get_model
+
+    lin = lin_check(list(ops), get_model(model), budget_s=budget_s)
+    details = lin.to_json()
+    if isinstance(details, dict):
+        details = {k: v for k, v in details.items() if k != "valid"}
+    return Result(
+        name="linearizability",
+        valid=lin.valid,
+        summary=f"model {model}: {lin.summary()}",
+        details={"model": model, **details} if isinstance(details, dict) else {"model": model},
+    )
+
+
+def _guarded(name: str, run: Callable[[], Result]) -> tuple[Result, float]:
+    """Run one checker; a crash becomes an "unknown" result naming the error."""
+    started = time.perf_counter()
+    try:
+        result = run()
+    except Exception as exc:  # noqa: BLE001 - reported in the result, by design
+        result = Result(
+            name=name,
+            valid=UNKNOWN,
+            summary=f"checker failed: {type(exc).__name__}: {exc}",
+            details={"error": f"{type(exc).__name__}: {exc}"},
+        )
+    return result, time.perf_counter() - started
+
+
+def check_history(
+    ops: Sequence[Op],
+    *,
+    workload: str | None = None,
+    model: str | None = None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    events_dir: str | Path | None = None,
+    fmt: str | None = None,
+    warnings: Sequence[str] = (),
+    source: str | None = None,
+) -> dict[str, Any]:
+    """Check an in-memory history (plus node evidence) and return the results dict.
+
+    Raises HistoryError if the history's invocations and completions do not pair up
+    (no verdict on it would mean anything) and ValueError for an unknown workload."""
+    ops = list(ops)
+    paired = pair_history(ops, source=source)  # validates before any checker runs
+    if workload is None:
+        workload = infer_workload(ops)
+    if workload not in WORKLOADS:
+        raise ValueError(f"unknown workload {workload!r} (expected one of {', '.join(WORKLOADS)})")
+    if model is None:
+        family = model_family(workload, ops, fmt)
+        model = resolve_model(family) if family else None
+    plan: list[tuple[str, Callable[[], Result]]] = [
+        ("stats", lambda: stats.check(ops)),
+        ("errors", lambda: errors.check(ops)),
+    ]
+    if model is not None:
+        chosen = model
+        plan.append(("linearizability", lambda: run_linearizability(ops, chosen, budget_s)))
+    if workload == "set":
+        plan.append(("set", lambda: sets.check(ops)))
+    elif workload == "counter":
+        plan.append(("counter", lambda: counter.check(ops)))
+    elif workload == "bank":
+        plan.append(("bank", lambda: bank.check(ops)))
+    if workload == "append" or durability.final_reads(ops, paired.ops):
+        plan.append(("durability", lambda: durability.check(ops)))
+    if events_dir is not None and has_evidence(events_dir):
+        root = events_dir
+        plan.append(("raft-safety", lambda: raft_safety.check_evidence(load_evidence(root))))
+    results: dict[str, Any] = {
+        "valid": True,
+        "workload": workload,
+        "model": model,
+        "checkers": [],
+        "history": {"source": source, "ops": len(ops), "client_ops": len(paired.ops)},
+        "warnings": list(warnings) + list(paired.warnings),
+        "timing_s": {},
+    }
+    verdicts = []
+    for name, run in plan:
+        result, elapsed = _guarded(name, run)
+        results["checkers"].append(name)
+        results[name] = result.to_json()
+        results["timing_s"][name] = round(elapsed, 3)
+        verdicts.append(result.valid)
+    results["valid"] = merge_valid(verdicts)
+    return results
+
+
+def _workload_from_spec(store_dir: Path) -> str | None:
+    """The workload named in the store's test.yaml, if any (the harness writes it)."""
+    spec_path = store_dir / "test.yaml"
+    if not spec_path.is_file():
+        return None
+    try:
+        import yaml
+
+        spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+    except Exception:  # noqa: BLE001 - an unreadable spec just means "infer it"
+        return None
+    found = spec.get("workload") if isinstance(spec, dict) else None
+    if isinstance(found, dict):
+        found = found.get("name")
+    return found if isinstance(found, str) and found in WORKLOADS else None
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write results.json atomically (a reader never sees half a file)."""
+    fd, tmp = tempfile.mkstemp(prefix=".results.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            json.dump(results, stream, indent=2, default=str)
+            stream.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def load_store_history(store_dir: Path) -> tuple[list[Op], list[str], str | None]:
+    """(ops, warnings, format) of a store's history.jsonl."""
+    path = store_dir / HISTORY_FILE
+    if not path.is_file():
+        raise HistoryError(f"no {HISTORY_FILE} in this store directory", source=str(store_dir))
+    try:
+        from checkers.formats import load_history
+    except ImportError:
+        from checkers.history import read_jsonl as load_history
+    read = load_history(path)
+    return read.ops, read.warnings, "jsonl"
+
+
+def check_store(
+    store_dir: str | Path,
+    *,
+    workload: str | None = None,
+    model: str | None = None,
+    budget_s: float = DEFAULT_BUDGET_S,
+    events_dir: str | Path | None = None,
+) -> dict[str, Any]:
+    """Check a test's store directory and write `store_dir/results.json`.
+
+    `workload` defaults to the one in test.yaml, else it is inferred from the history;
+    node evidence is read from `events_dir`, by default `store_dir/nodes`."""
+    store = Path(store_dir)
+    ops, warnings, fmt = load_store_history(store)
+    if workload is None:
+        workload = _workload_from_spec(store)
+    if events_dir is None and (store / "nodes").is_dir():
+        events_dir = store / "nodes"
+    results = check_history(
+        ops,
+        workload=workload,
+        model=model,
+        budget_s=budget_s,
+        events_dir=events_dir,
+        fmt=fmt,
+        warnings=warnings,
+        source=str(store / HISTORY_FILE),
+    )
+    write_results(store / RESULTS_FILE, results)
+    return results
+
+
+def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
+    """A short human summary: the verdict, one line per checker, and the first
+    violations of each failed checker."""
+    lines = [
+        f"verdict: {verdict_word(results['valid'])}  "
+        f"(workload {results.get('workload')}, model {results.get('model') or '-'}, "
+        f"{results.get('history', {}).get('client_ops', 0)} client ops)"
+    ]
+    if results.get("error"):
+        lines.append(f"  error: {results['error']}")
+    names = results.get("checkers", [])
+    width = max((len(n) for n in names), default=0)
+    for name in names:
+        entry = results.get(name, {})
+        summary = str(entry.get("summary", "")).replace("\n", "\n" + " " * (width + 13))
+        lines.append(f"  {name:<{width}}  {verdict_word(entry.get('valid')):<8} {summary}")
+    for name in names:
+        entry = results.get(name, {})
+        if entry.get("valid") is not False:
+            continue
+        shown = entry.get("violations", [])[:max_violations]
+        for violation in shown:
+            lines.append(f"  [{name}] {violation.get('message')}")
+        more = entry.get("violation_count", len(shown)) - len(shown)
+        if more > 0:
+            lines.append(f"  [{name}] ... and {more} more (see results.json)")
+    for warning in results.get("warnings", [])[:5]:
+        lines.append(f"  warning: {warning}")
+    return "\n".join(lines)

@@ -1,0 +1,293 @@
+"""The search: Wing & Gong / Lowe's linearizability check of one (sub-)history.
+
+Why this shape (as Knossos's `wgl` and Porcupine do): the history becomes a doubly
+linked list of call and return entries in real-time order. Any call that comes before
+the first remaining return may be linearized next ("just in time"); linearizing lifts
+its call and return out of the list, backtracking puts them back. A configuration is
+(set of linearized ops, model state); one already explored is never explored again.
+
+Our refinements, all exact:
+- the linearized set is kept as (floor, window, info bits): `floor` is the lowest
+  required op not yet linearized, `window` a bitset of linearized required ops above
+  it (a few bits: only ops concurrent with the floor op can be linearized), and `info
+  bits` a bitset over the `info` ops only. Memo keys stay small on 100k-op histories.
+- `info` ops (outcome unknown) have their return at +infinity and need not be
+  linearized at all. They are tried lazily: only when no required op can go next
+  ("phase 1"), which keeps the search from guessing unknown effects early.
+- dominance: (required set R, info set I, state s) explored (or on the current path)
+  makes (R, I' ⊇ I, s) pointless - anything it can do, the smaller configuration can do
+  by not linearizing the extra info ops. So the memo maps (floor, window, state) to the
+  info sets seen, and a new configuration is pruned if one of them is a subset.
+- the stack is a cons list of immutable frames, so the deepest partial linearization
+  found can be kept by reference (for the counterexample) at O(1) cost.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from checkers.history import Operation
+
+# How many dead ends at the deepest level to remember for the counterexample.
+MAX_DEAD_ENDS = 3
+# Check the budget every this many iterations (a power of two minus one, as a mask).
+BUDGET_MASK = 4095
+# Rough bytes per memo entry, for the memory budget (tuple, ints, list, state refs).
+BYTES_PER_ENTRY = 220
+
+
+@dataclass
+class DeadEnd:
+    """A deepest partial linearization and the op that could not follow it."""
+
+    order: list[int]  # local op indices, in linearization order
+    state: Any  # model state after `order`
+    blocked: int  # the op whose return came before it could be linearized
+
+
+@dataclass
+class SearchOutcome:
+    valid: bool | str  # True, False or "unknown"
+    order: list[int] = field(default_factory=list)  # a witness when valid
+    dead_ends: list[DeadEnd] = field(default_factory=list)  # when not valid
+    configs: int = 0  # configurations explored (memo entries)
+    iterations: int = 0
+    max_depth: int = 0
+    required: int = 0
+    reason: str = ""  # why "unknown"
+
+
+def _order_from(stack: Any, eop: list[int]) -> list[int]:
+    order: list[int] = []
+    while stack is not None:
+        order.append(eop[stack[0]])
+        stack = stack[6]
+    order.reverse()
+    return order
+
+
+def search(
+    ops: list[Operation],
+    model: Any,
+    *,
+    deadline: float | None = None,
+    max_configs: int | None = None,
+) -> SearchOutcome:
+    """Is `ops` (one partition, prepared by the model, in invocation order) linearizable?
+
+    `deadline` is a `time.monotonic()` instant and `max_configs` a memo size; past
+    either the answer is "unknown" (never a guess)."""
+    runner = search_steps(ops, model)
+    started = time.monotonic()
+    while True:
+        try:
+            configs = next(runner)
+        except StopIteration as done:
+            return done.value
+        reason = ""
+        if deadline is not None and time.monotonic() > deadline:
+            reason = f"time budget spent after {time.monotonic() - started:.1f} s"
+        elif max_configs is not None and configs > max_configs:
+            reason = f"memory budget spent ({configs} configurations)"
+        if reason:
+            return stop(runner, reason)
+
+
+def stop(runner: Generator[int, None, SearchOutcome], reason: str) -> SearchOutcome:
+    """End a paused search early; its outcome is "unknown" with what it explored."""
+    if inspect.getgeneratorstate(runner) == inspect.GEN_CREATED:
+        runner.close()
+        return SearchOutcome("unknown", reason=reason)
+    try:
+        runner.throw(_Stop(reason))
+    except StopIteration as done:
+        return done.value
+    raise RuntimeError("search did not stop")  # pragma: no cover
+
+
+class _Stop(Exception):
+    """Thrown into a paused search to end it with an "unknown" outcome."""
+
+
+def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, SearchOutcome]:
+    """The search as a generator: it pauses every few thousand iterations, yielding the
+    number of configurations explored so far, so that a scheduler can interleave many
+    partitions (and stop early when one is invalid) and enforce budgets. Throwing
+    `_Stop` into it ends it with an "unknown" outcome."""
+    n = len(ops)
+    is_info = [op.ret is None for op in ops]
+    n_required = n - sum(is_info)
+    if n_required == 0:
+        return SearchOutcome(True, [], required=0)
+
+    # Bit positions: required ops by invocation order, info ops in their own bitset.
+    rix = [0] * n
+    ibit = [0] * n
+    r = k = 0
+    for i in range(n):
+        if is_info[i]:
+            ibit[i] = 1 << k
+            k += 1
+        else:
+            rix[i] = r
+            r += 1
+
+    # Entries 1..2n; 0 is the head sentinel, 2n+1 the tail.
+    events: list[tuple[float, int, int]] = []  # (position, 0 call / 1 return, op)
+    inf = float("inf")
+    for i, op in enumerate(ops):
+        events.append((op.call, 0, i))
+        events.append((inf if op.ret is None else op.ret, 1, i))
+    events.sort()
+    size = 2 * n + 2
+    head = 0  # the tail sentinel is size - 1
+    nxt = list(range(1, size + 1))
+    prv = list(range(-1, size - 1))
+    is_call = [False] * size
+    eop = [0] * size
+    match = [0] * size
+    call_entry = [0] * n
+    ret_entry = [0] * n
+    for e, (_, kind, i) in enumerate(events, start=1):
+        eop[e] = i
+        if kind == 0:
+            is_call[e] = True
+            call_entry[i] = e
+        else:
+            ret_entry[i] = e
+    for i in range(n):
+        match[call_entry[i]] = ret_entry[i]
+
+    step = model.step
+    state = model.init()
+    floor = window = ibits = 0
+    stack: Any = None
+    depth = 0
+    remaining = n_required
+    entry = nxt[head]
+    phase = 0
+    cache: dict[tuple[int, int, Any], list[int]] = {}
+    configs = 0
+    iterations = 0
+    best_depth = -1
+    # (stack, state, blocked op): frames are immutable, so keeping a reference is O(1);
+    # the order is only materialised when the search ends.
+    deepest: list[tuple[Any, Any, int]] = []
+
+    def dead_ends() -> list[DeadEnd]:
+        return [DeadEnd(_order_from(s, eop), st, b) for s, st, b in deepest]
+
+    while True:
+        iterations += 1
+        if not iterations & BUDGET_MASK:
+            try:
+                yield configs
+            except _Stop as why:
+                return SearchOutcome(
+                    "unknown",
+                    dead_ends=dead_ends(),
+                    configs=configs,
+                    iterations=iterations,
+                    max_depth=max(best_depth, depth),
+                    required=n_required,
+                    reason=str(why),
+                )
+        if is_call[entry]:
+            i = eop[entry]
+            info = is_info[i]
+            if info != phase:
+                entry = nxt[entry]
+                continue
+            ok, new_state = step(state, ops[i])
+            if ok:
+                if info:
+                    fl = floor
+                    w = window
+                    ib = ibits | ibit[i]
+                else:
+                    b = rix[i] - floor
+                    w = window | (1 << b)
+                    fl = floor
+                    if b == 0:
+                        t = (~w & (w + 1)).bit_length() - 1
+                        w >>= t
+                        fl += t
+                    ib = ibits
+                key = (fl, w, new_state)
+                seen = cache.get(key)
+                fresh = True
+                if seen is None:
+                    cache[key] = [ib]
+                else:
+                    for old in seen:
+                        if old | ib == ib:
+                            fresh = False
+                            break
+                    if fresh:
+                        seen.append(ib)
+                if fresh:
+                    configs += 1
+                    stack = (entry, state, floor, window, ibits, phase, stack)
+                    depth += 1
+                    state, floor, window, ibits = new_state, fl, w, ib
+                    # lift the call and its return out of the list
+                    p, q = prv[entry], nxt[entry]
+                    nxt[p] = q
+                    prv[q] = p
+                    ret = match[entry]
+                    p, q = prv[ret], nxt[ret]
+                    nxt[p] = q
+                    prv[q] = p
+                    if not info:
+                        remaining -= 1
+                        if remaining == 0:
+                            return SearchOutcome(
+                                True,
+                                _order_from(stack, eop),
+                                configs=configs,
+                                iterations=iterations,
+                                max_depth=depth,
+                                required=n_required,
+                            )
+                    entry = nxt[head]
+                    phase = 0
+                    continue
+            entry = nxt[entry]
+            continue
+        if phase == 0:
+            phase = 1  # no required op can go next: try the unknown (info) ones
+            entry = nxt[head]
+            continue
+        # Dead end: the op returning at `entry` cannot be linearized here.
+        if depth > best_depth:
+            best_depth = depth
+            deepest = [(stack, state, eop[entry])]
+        elif depth == best_depth and len(deepest) < MAX_DEAD_ENDS:
+            blocked = eop[entry]
+            if all(b != blocked or st != state for _, st, b in deepest):
+                deepest.append((stack, state, blocked))
+        if stack is None:
+            return SearchOutcome(
+                False,
+                dead_ends=dead_ends(),
+                configs=configs,
+                iterations=iterations,
+                max_depth=best_depth,
+                required=n_required,
+            )
+        entry, state, floor, window, ibits, phase, stack = stack
+        depth -= 1
+        i = eop[entry]
+        if not is_info[i]:
+            remaining += 1
+        # put the call and its return back (in reverse order of lifting)
+        ret = match[entry]
+        nxt[prv[ret]] = ret
+        prv[nxt[ret]] = ret
+        nxt[prv[entry]] = entry
+        prv[nxt[entry]] = entry
+        entry = nxt[entry]

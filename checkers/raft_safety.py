@@ -1,0 +1,552 @@
+"""The Raft safety properties (Raft paper, figure 3), checked from node evidence.
+
+Input is what nodes wrote to `events.jsonl` (docs/interfaces.md §3) plus optional final
+log dumps. Each node's log is rebuilt from its append / truncate / snapshot events,
+across restarts ("start" events), so that the properties can be judged at the moments
+they are about (e.g. a leader's log at the moment it was elected):
+
+- election safety: at most one leader per term (and no node votes twice in a term);
+- log matching: an (index, term) names one entry (one digest) with one prefix;
+- leader append-only: a leader never truncates or overwrites its log in its own term;
+- leader completeness: an entry committed by term t is in the log of every leader of a
+  later term, at the moment it became leader;
+- state machine safety: one entry per applied index across nodes; committed entries
+  never differ and are never removed from a node's log (also checked on final dumps).
+
+Missing evidence (a gap in a rebuilt log, a compacted prefix) is never a violation:
+the checker only reports what the lines it cites prove.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from checkers.events import Event, Evidence, NodeDump, load_evidence
+from checkers.result import Result
+
+PROPERTIES = (
+    "election-safety",
+    "log-matching",
+    "leader-append-only",
+    "leader-completeness",
+    "state-machine-safety",
+)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """What the evidence says about one log slot; `where` cites the line that put it."""
+
+    term: int
+    digest: str | None
+    where: str
+
+    def same(self, other: LogEntry) -> bool:
+        if self.term != other.term:
+            return False
+        return self.digest is None or other.digest is None or self.digest == other.digest
+
+
+class NodeLog:
+    """One node's log rebuilt from events. Slots are None where the evidence is silent
+    (e.g. after a restart reported a longer log than the events showed)."""
+
+    def __init__(self) -> None:
+        self.base = 0  # snapshot index: slots <= base are compacted
+        self.base_term = 0
+        self.slots: list[LogEntry | None] = []  # slots[k] is index base + 1 + k
+
+    @property
+    def last_index(self) -> int:
+        return self.base + len(self.slots)
+
+    def copy(self) -> NodeLog:
+        other = NodeLog()
+        other.base, other.base_term, other.slots = self.base, self.base_term, list(self.slots)
+        return other
+
+    def entry(self, index: int) -> LogEntry | None:
+        k = index - self.base - 1
+        return self.slots[k] if 0 <= k < len(self.slots) else None
+
+    def term_at(self, index: int) -> int | None:
+        """The term of the entry at `index` if known (index 0 has term 0)."""
+        if index == 0:
+            return 0
+        if index == self.base:
+            return self.base_term
+        found = self.entry(index)
+        return found.term if found else None
+
+    def put(self, index: int, new: LogEntry) -> LogEntry | None:
+        """Store an appended entry; returns the known, different entry it displaced
+        (Raft then drops everything after it too)."""
+        if index <= self.base:
+            return None
+        k = index - self.base - 1
+        if k >= len(self.slots):
+            self.slots.extend([None] * (k - len(self.slots)))
+            self.slots.append(new)
+            return None
+        old = self.slots[k]
+        self.slots[k] = new
+        if old is not None and not old.same(new):
+            del self.slots[k + 1 :]
+            return old
+        return None
+
+    def truncate(self, from_index: int) -> list[tuple[int, LogEntry | None]]:
+        """Remove slots >= from_index; returns the removed (index, entry) pairs."""
+        k = max(from_index - self.base - 1, 0)
+        removed = [(self.base + 1 + j, e) for j, e in enumerate(self.slots[k:], start=k)]
+        del self.slots[k:]
+        return removed
+
+    def snapshot(self, index: int, term: int) -> None:
+        """A local compaction keeps the suffix; an installed snapshot that does not match
+        the log replaces it entirely (Raft §7)."""
+        if index <= self.base:
+            return
+        if index <= self.last_index and self.term_at(index) == term:
+            self.slots = self.slots[index - self.base :]
+        else:
+            self.slots = []
+        self.base, self.base_term = index, term
+
+    def restart(self, last_index: int) -> list[tuple[int, LogEntry | None]]:
+        """Align with the log length a restarted node reports; returns slots it lost."""
+        if last_index < self.last_index:
+            return self.truncate(last_index + 1)
+        self.slots.extend([None] * (last_index - self.last_index))
+        return []
+
+
+@dataclass
+class Election:
+    node: str
+    term: int
+    where: str
+    log: NodeLog
+
+
+@dataclass
+class Committed:
+    """An entry known to be committed, and the earliest term it was known committed in."""
+
+    index: int
+    term: int
+    digest: str | None
+    known_by_term: int
+    node: str
+    where: str
+
+
+class _Unique:
+    """Per key, the distinct values seen and where each was first seen. Stores one
+    value per key until a second one shows up, so a long clean log stays small."""
+
+    def __init__(self) -> None:
+        self.first: dict[Any, tuple[Any, str, str]] = {}
+        self.more: dict[Any, dict[Any, tuple[str, str]]] = {}
+
+    def see(self, key: Any, value: Any, node: str, where: str) -> None:
+        found = self.first.get(key)
+        if found is None:
+            self.first[key] = (value, node, where)
+        elif found[0] != value:
+            self.more.setdefault(key, {found[0]: (found[1], found[2])}).setdefault(
+                value, (node, where)
+            )
+
+    def conflicts(self) -> list[tuple[Any, dict[Any, tuple[str, str]]]]:
+        return sorted(self.more.items())
+
+    def __len__(self) -> int:
+        return len(self.first)
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.more
+
+
+@dataclass
+class _Observations:
+    """Cluster-wide facts gathered while replaying every node's events."""
+
+    leaders: dict[int, dict[str, str]] = field(default_factory=lambda: defaultdict(dict))
+    votes: dict[tuple[str, int], tuple[str, str]] = field(default_factory=dict)
+    digests: _Unique = field(default_factory=_Unique)  # (index, term) -> digest
+    prev_terms: _Unique = field(default_factory=_Unique)  # (index, term) -> term at index-1
+    applied: _Unique = field(default_factory=_Unique)  # index -> (term, digest)
+    # index -> (term, digest) -> the record known committed in the lowest term
+    committed: dict[int, dict[tuple[int, str | None], Committed]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
+    elections: list[Election] = field(default_factory=list)
+
+    def add_committed(self, rec: Committed) -> None:
+        known = self.committed[rec.index]
+        key = (rec.term, rec.digest)
+        if key not in known or rec.known_by_term < known[key].known_by_term:
+            known[key] = rec
+
+
+class RaftSafetyChecker:
+    """Replays node evidence once and reports every violation with its citations."""
+
+    def __init__(self, evidence: Evidence) -> None:
+        self.evidence = evidence
+        self.obs = _Observations()
+        self.result = Result(name="raft-safety", valid=True, warnings=evidence.warnings)
+        self.counts = dict.fromkeys(PROPERTIES, 0)
+        self.events_read = 0
+
+    # -- reporting ---------------------------------------------------------------------
+    def violation(self, prop: str, message: str, **data: Any) -> None:
+        self.counts[prop] += 1
+        self.result.add_violation(message, property=prop, **data)
+
+    # -- replay ------------------------------------------------------------------------
+    def run(self) -> Result:
+        for node in sorted(self.evidence.files):
+            self._replay(node, self.evidence.iter_node_events(node))
+        for node, dump in sorted(self.evidence.dumps.items()):
+            self._observe_dump(node, dump)
+        self._check_election_safety()
+        self._check_log_matching()
+        self._check_leader_completeness()
+        self._check_applied()
+        self._check_committed_agree()
+        return self._finish()
+
+    def _observe_entry(
+        self, node: str, index: int, term: int, digest: str | None, prev: int | None, where: str
+    ) -> None:
+        if digest is not None:
+            self.obs.digests.see((index, term), digest, node, where)
+        if prev is not None:
+            self.obs.prev_terms.see((index, term), prev, node, where)
+
+    def _commit(self, node: str, entry: LogEntry | None, index: int, event: Event) -> None:
+        if entry is None:
+            return
+        self.obs.add_committed(
+            Committed(index, entry.term, entry.digest, event.term, node, event.where)
+        )
+
+    def _replay(self, node: str, events: Iterable[Event]) -> None:
+        log = NodeLog()
+        commit = 0
+        leader_term: int | None = None
+        for event, following in _with_next(events):
+            self.events_read += 1
+            ev = event.ev
+            if ev == "start":
+                leader_term = None
+                lost = log.restart(event.get("last_index", log.last_index))
+                self._lost_on_restart(node, lost, commit, event)
+                commit = max(event.get("commit", 0), log.base)
+            elif ev == "role":
+                leader_term = event.term if event.get("role") == "leader" else None
+                if leader_term is not None:
+                    self.obs.leaders[event.term].setdefault(node, event.where)
+                    self.obs.elections.append(Election(node, event.term, event.where, log.copy()))
+            elif ev == "vote":
+                self._vote(node, event)
+            elif ev == "append":
+                index, term = event.get("index"), event.get("entry_term")
+                new = LogEntry(term, event.get("digest"), event.where)
+                self._observe_entry(
+                    node, index, term, new.digest, log.term_at(index - 1), event.where
+                )
+                displaced = log.put(index, new)
+                if displaced is not None:
+                    self._removed(node, [(index, displaced)], commit, leader_term, event)
+            elif ev == "truncate":
+                removed = log.truncate(event.get("from_index"))
+                covered = _installed_snapshot(following)
+                self._removed(node, removed, commit, leader_term, event, covered=covered)
+            elif ev == "commit":
+                index = event.get("index")
+                for i in range(max(commit, log.base) + 1, index + 1):
+                    self._commit(node, log.entry(i), i, event)
+                commit = max(commit, index)
+            elif ev == "apply":
+                self._apply(node, event)
+            elif ev == "snapshot":
+                index = event.get("index")
+                log.snapshot(index, event.get("entry_term", 0))
+                commit = max(commit, index)
+            if leader_term is not None and event.term != leader_term:
+                leader_term = None  # a higher term always means the node stepped down
+
+    def _vote(self, node: str, event: Event) -> None:
+        candidate = str(event.get("for"))
+        earlier = self.obs.votes.setdefault((node, event.term), (candidate, event.where))
+        if earlier[0] != candidate:
+            self.violation(
+                "election-safety",
+                f"{node} voted twice in term {event.term}: for {earlier[0]} ({earlier[1]}) "
+                f"and for {candidate} ({event.where})",
+                nodes=[node],
+                term=event.term,
+                events=[earlier[1], event.where],
+            )
+
+    def _apply(self, node: str, event: Event) -> None:
+        index = event.get("index")
+        term = event.get("entry_term", 0)
+        digest = event.get("digest")
+        self.obs.applied.see(index, (term, digest), node, event.where)
+        self._observe_entry(node, index, term, digest, None, event.where)
+        self._commit(node, LogEntry(term, digest, event.where), index, event)
+
+    def _removed(
+        self,
+        node: str,
+        removed: list[tuple[int, LogEntry | None]],
+        commit: int,
+        leader_term: int | None,
+        event: Event,
+        *,
+        covered: int = 0,
+    ) -> None:
+        """Judge entries leaving a node's log: never while it leads, never committed ones
+        (unless a snapshot installed right after covers them)."""
+        if not removed:
+            return
+        first = removed[0][0]
+        cited = [event.where] + [e.where for _, e in removed[:3] if e is not None]
+        if leader_term is not None:
+            self.violation(
+                "leader-append-only",
+                f"leader {node} removed entries from index {first} of its own log in its "
+                f"term {leader_term} ({event.where})",
+                nodes=[node],
+                term=leader_term,
+                indexes=[i for i, _ in removed[:10]],
+                events=cited,
+            )
+        committed = [i for i, _ in removed if covered < i <= commit]
+        if committed:
+            self.violation(
+                "state-machine-safety",
+                f"{node} removed committed entries {committed[0]}..{committed[-1]} "
+                f"(its commit index was {commit}) ({event.where})",
+                nodes=[node],
+                term=event.term,
+                indexes=committed[:10],
+                events=cited,
+            )
+
+    def _lost_on_restart(
+        self, node: str, lost: list[tuple[int, LogEntry | None]], commit: int, event: Event
+    ) -> None:
+        if not lost:
+            return
+        self._removed(node, [(i, e) for i, e in lost if i <= commit], commit, None, event)
+        uncommitted = [i for i, _ in lost if i > commit]
+        if uncommitted:
+            self.result.warnings.append(
+                f"{event.where}: {node} restarted without entries "
+                f"{uncommitted[0]}..{uncommitted[-1]} its events had reported appended"
+            )
+
+    def _observe_dump(self, node: str, dump: NodeDump) -> None:
+        prev_index, prev_term = dump.snapshot_index, dump.snapshot_term
+        for entry in dump.entries:
+            prev = prev_term if entry.index == prev_index + 1 else None
+            where = f"{dump.source}#index={entry.index}"
+            self._observe_entry(node, entry.index, entry.term, entry.digest, prev, where)
+            if entry.index <= dump.commit:
+                self.obs.add_committed(
+                    Committed(entry.index, entry.term, entry.digest, dump.term, node, where)
+                )
+            prev_index, prev_term = entry.index, entry.term
+
+    # -- properties --------------------------------------------------------------------
+    def _check_election_safety(self) -> None:
+        for term, nodes in sorted(self.obs.leaders.items()):
+            if len(nodes) > 1:
+                names = sorted(nodes)
+                self.violation(
+                    "election-safety",
+                    f"{len(names)} leaders in term {term}: "
+                    + ", ".join(f"{n} ({nodes[n]})" for n in names),
+                    nodes=names,
+                    term=term,
+                    events=[nodes[n] for n in names],
+                )
+
+    def _check_log_matching(self) -> None:
+        for (index, term), digests in self.obs.digests.conflicts():
+            if len(digests) > 1:
+                self.violation(
+                    "log-matching",
+                    f"index {index} term {term} holds different entries: "
+                    + ", ".join(f"{d} on {n} ({w})" for d, (n, w) in digests.items()),
+                    nodes=sorted({n for n, _ in digests.values()}),
+                    term=term,
+                    indexes=[index],
+                    events=[w for _, w in digests.values()],
+                )
+        for (index, term), prevs in self.obs.prev_terms.conflicts():
+            if len(prevs) > 1:
+                self.violation(
+                    "log-matching",
+                    f"entry at index {index} term {term} follows different prefixes: "
+                    + ", ".join(
+                        f"term {p} at {index - 1} on {n} ({w})" for p, (n, w) in prevs.items()
+                    ),
+                    nodes=sorted({n for n, _ in prevs.values()}),
+                    term=term,
+                    indexes=[index - 1, index],
+                    events=[w for _, w in prevs.values()],
+                )
+
+    def _earliest_commits(self) -> list[Committed]:
+        """Per index and entry, the record that shows it committed in the lowest term."""
+        out = []
+        for records in self.obs.committed.values():
+            out.extend(records.values())
+        out.sort(key=lambda c: (c.known_by_term, c.index))
+        return out
+
+    def _check_leader_completeness(self) -> None:
+        commits = self._earliest_commits()
+        for election in sorted(self.obs.elections, key=lambda e: (e.term, e.node)):
+            missing: list[Committed] = []
+            for rec in commits:
+                if rec.known_by_term >= election.term:
+                    break
+                if not _log_has(election.log, rec):
+                    missing.append(rec)
+            if missing:
+                first = missing[0]
+                self.violation(
+                    "leader-completeness",
+                    f"{election.node} became leader of term {election.term} ({election.where}) "
+                    f"without {len(missing)} committed entr{'y' if len(missing) == 1 else 'ies'}, "
+                    f"e.g. index {first.index} term {first.term} committed by term "
+                    f"{first.known_by_term} ({first.node}, {first.where})",
+                    nodes=sorted({election.node, first.node}),
+                    term=election.term,
+                    indexes=[m.index for m in missing[:10]],
+                    events=[election.where, first.where],
+                )
+
+    def _check_applied(self) -> None:
+        for index, entries in self.obs.applied.conflicts():
+            if len(entries) > 1:
+                self.violation(
+                    "state-machine-safety",
+                    f"index {index} applied as different entries: "
+                    + ", ".join(
+                        f"term {t} digest {d} on {n} ({w})" for (t, d), (n, w) in entries.items()
+                    ),
+                    nodes=sorted({n for n, _ in entries.values()}),
+                    indexes=[index],
+                    events=[w for _, w in entries.values()],
+                )
+
+    def _check_committed_agree(self) -> None:
+        applied = self.obs.applied
+        for index, records in sorted(self.obs.committed.items()):
+            if index in applied:
+                continue  # already reported as applied differently
+            distinct: dict[tuple[int, str | None], Committed] = {}
+            for rec in records.values():
+                if not any(_same(rec, other) for other in distinct.values()):
+                    distinct[(rec.term, rec.digest)] = rec
+            if len(distinct) > 1:
+                recs = list(distinct.values())
+                self.violation(
+                    "state-machine-safety",
+                    f"index {index} committed as different entries: "
+                    + ", ".join(
+                        f"term {r.term} digest {r.digest} on {r.node} ({r.where})" for r in recs
+                    ),
+                    nodes=sorted({r.node for r in recs}),
+                    indexes=[index],
+                    events=[r.where for r in recs],
+                )
+
+    def _finish(self) -> Result:
+        result = self.result
+        nodes = self.evidence.nodes
+        result.details = {
+            "nodes": nodes,
+            "events": self.events_read,
+            "dumps": sorted(self.evidence.dumps),
+            "terms_with_leader": len(self.obs.leaders),
+            "committed_indexes": len(self.obs.committed),
+            "applied_indexes": len(self.obs.applied),
+            "properties": {
+                p: {"valid": self.counts[p] == 0, "violations": self.counts[p]} for p in PROPERTIES
+            },
+        }
+        if result.valid is True:
+            result.summary = (
+                f"{len(nodes)} nodes, {result.details['events']} events, "
+                f"{len(self.obs.leaders)} terms with a leader: all five Raft safety properties hold"
+            )
+        else:
+            broken = [p for p in PROPERTIES if self.counts[p]]
+            result.summary = f"{result.violation_count} violation(s): " + ", ".join(
+                f"{p} ({self.counts[p]})" for p in broken
+            )
+        return result
+
+
+def _with_next(events: Iterable[Event]) -> Iterator[tuple[Event, Event | None]]:
+    """Each event with the one after it (None at the end), reading lazily."""
+    it = iter(events)
+    current = next(it, None)
+    while current is not None:
+        following = next(it, None)
+        yield current, following
+        current = following
+
+
+def _installed_snapshot(following: Event | None) -> int:
+    """A follower installing a leader's snapshot first drops its whole log; entries the
+    snapshot covers are not lost. Returns the index up to which a truncate followed by
+    `following` is covered by such a snapshot (0: not followed by one)."""
+    if following is not None and following.ev == "snapshot":
+        return following.get("index", 0)
+    return 0
+
+
+def _same(a: Committed, b: Committed) -> bool:
+    if a.term != b.term:
+        return False
+    return a.digest is None or b.digest is None or a.digest == b.digest
+
+
+def _log_has(log: NodeLog, rec: Committed) -> bool:
+    """Whether a log holds a committed entry; True when the evidence cannot tell."""
+    if rec.index < log.base:
+        return True  # compacted into a snapshot, which only holds committed state
+    if rec.index == log.base:
+        return log.base_term == rec.term
+    if rec.index > log.last_index:
+        return False
+    found = log.entry(rec.index)
+    if found is None:
+        return True
+    return found.term == rec.term and (
+        found.digest is None or rec.digest is None or found.digest == rec.digest
+    )
+
+
+def check_evidence(evidence: Evidence) -> Result:
+    """Check all five properties on already loaded evidence."""
+    return RaftSafetyChecker(evidence).run()
+
+
+def check_events(root: str | Path) -> Result:
+    """Load node events and dumps under `root` and check them (see load_evidence)."""
+    return check_evidence(load_evidence(root))

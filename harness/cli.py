@@ -1,0 +1,24 @@
+"""The `splitbrain` console command: one click group, one module per subcommand.
+
+Subcommands live next to what they drive: `test` in harness.test_command, `lab` in
+harness.lab, `check` in checkers.cli. This file only wires them together.
+"""
+
+from __future__ import annotations
+
+import click
+
+from checkers.cli import check_command
+from harness.lab import lab_group
+from harness.test_command import test_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="splitbrain")
+def main() -> None:
+    """splitbrain: a Jepsen-style correctness harness for Raft clusters."""
+
+
+main.add_command(test_command, name="test")
+main.add_command(lab_group, name="lab")
+main.add_command(check_command, name="check")

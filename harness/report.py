@@ -1,0 +1,232 @@
+"""report.html: the verdict, each checker's result, an op timeline with the nemesis
+windows shaded, the linearizability counterexample if there is one, and latency/rate
+plots when matplotlib is importable.
+
+Why server-side SVG: the report is one self-contained file a user can open from the
+store (or attach to a bug) without JavaScript or network access. Like Jepsen's timeline
+it renders at most MAX_TIMELINE_OPS ops; the rest are counted, not drawn.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from checkers.history import NEMESIS, Op, read_jsonl
+
+MAX_TIMELINE_OPS = 10_000
+WIDTH = 1100
+LANE = 14
+COLORS = {"ok": "#6db36d", "fail": "#e07b7b", "info": "#f2c14e", "open": "#bbbbbb"}
+FAULT_COLORS = ["#9ecae1", "#fdae6b", "#bcbddc", "#a1d99b", "#fc9272", "#d9d9d9"]
+log = logging.getLogger("splitbrain.report")
+
+
+@dataclass
+class Bar:
+    x: float
+    y: float
+    w: float
+    color: str
+    title: str
+
+
+@dataclass
+class Window:
+    x: float
+    w: float
+    color: str
+    label: str
+
+
+def pair_ops(ops: list[Op]) -> list[tuple[Op, Op | None]]:
+    """(invoke, completion) per client op in invoke order; completion None if open."""
+    open_by_process: dict[Any, int] = {}
+    pairs: list[tuple[Op, Op | None]] = []
+    for op in ops:
+        if op.process == NEMESIS:
+            continue
+        if op.type == "invoke":
+            open_by_process[op.process] = len(pairs)
+            pairs.append((op, None))
+        elif op.process in open_by_process:
+            i = open_by_process.pop(op.process)
+            pairs[i] = (pairs[i][0], op)
+    return pairs
+
+
+def fault_windows(ops: list[Op], end_ns: int) -> list[tuple[str, int, int]]:
+    """(fault, start_ns, end_ns) from start-X … stop-X nemesis completions; a window
+    never closed lasts until the end of the history."""
+    opened: dict[str, int] = {}
+    windows: list[tuple[str, int, int]] = []
+    for op in ops:
+        if op.process != NEMESIS or op.type == "invoke":
+            continue
+        if op.f.startswith("start-"):
+            opened.setdefault(op.f[6:], op.time)
+        elif op.f.startswith("stop-") and op.f[5:] in opened:
+            windows.append((op.f[5:], opened.pop(op.f[5:]), op.time))
+    windows.extend((name, start, end_ns) for name, start in opened.items())
+    return sorted(windows, key=lambda w: w[1])
+
+
+def timeline(ops: list[Op]) -> dict[str, Any]:
+    """Geometry for the SVG: one lane per process, bars from invoke to completion."""
+    pairs = pair_ops(ops)
+    end_ns = max((op.time for op in ops), default=1) or 1
+    drawn = pairs[:MAX_TIMELINE_OPS]
+    lanes = {p: i for i, p in enumerate(sorted({inv.process for inv, _ in drawn}, key=str))}
+    scale = WIDTH / end_ns
+    bars = []
+    for invoke, done in drawn:
+        stop = done.time if done is not None else end_ns
+        kind = done.type if done is not None else "open"
+        title = f"p{invoke.process} {invoke.f} {invoke.key if invoke.key is not None else ''} {json.dumps(invoke.value, default=str)} → {kind}"
+        if done is not None and done.type == "ok":
+            title += f" {json.dumps(done.value, default=str)}"
+        bars.append(
+            Bar(
+                invoke.time * scale,
+                lanes[invoke.process] * LANE,
+                max((stop - invoke.time) * scale, 1.0),
+                COLORS.get(kind, "#999"),
+                title,
+            )
+        )
+    names = sorted({w[0] for w in fault_windows(ops, end_ns)})
+    windows = [
+        Window(
+            s * scale,
+            max((e - s) * scale, 1.0),
+            FAULT_COLORS[names.index(n) % len(FAULT_COLORS)],
+            n,
+        )
+        for n, s, e in fault_windows(ops, end_ns)
+    ]
+    return {
+        "bars": bars,
+        "windows": windows,
+        "height": max(len(lanes), 1) * LANE,
+        "width": WIDTH,
+        "lanes": len(lanes),
+        "omitted": len(pairs) - len(drawn),
+        "seconds": end_ns / 1e9,
+    }
+
+
+def find_counterexamples(results: dict[str, Any]) -> list[tuple[str, str]]:
+    """(checker, pretty JSON) for every counterexample-like entry in the results."""
+    found = []
+    for name in results.get("checkers", []):
+        entry = results.get(name)
+        if not isinstance(entry, dict):
+            continue
+        details = entry.get("details") or {}
+        for key in ("counterexample", "witness", "final_paths", "anomaly"):
+            if key in details:
+                found.append((name, json.dumps(details[key], indent=2, default=str)[:20_000]))
+        if entry.get("valid") is False and name == "linearizability" and not found:
+            found.append(
+                (name, json.dumps(entry.get("violations", []), indent=2, default=str)[:20_000])
+            )
+    return found
+
+
+def plots(ops: list[Op], out_dir: Path) -> list[str]:
+    """latency-raw.png and rate.png when matplotlib is available; file names written."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return []
+    pairs = [(i, d) for i, d in pair_ops(ops) if d is not None]
+    if not pairs:
+        return []
+    end_ns = max(op.time for op in ops) or 1
+    windows = fault_windows(ops, end_ns)
+    written = []
+    fig, ax = plt.subplots(figsize=(11, 4))
+    for kind, color in COLORS.items():
+        pts = [(i.time / 1e9, (d.time - i.time) / 1e6) for i, d in pairs if d.type == kind]
+        if pts:
+            ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=2, color=color, label=kind)
+    for name, start, stop in windows:
+        ax.axvspan(start / 1e9, stop / 1e9, alpha=0.15, label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("latency (ms)")
+    ax.legend(loc="upper right", fontsize="small")
+    fig.savefig(out_dir / "latency-raw.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    written.append("latency-raw.png")
+    fig, ax = plt.subplots(figsize=(11, 3))
+    seconds = int(end_ns / 1e9) + 1
+    for kind, color in COLORS.items():
+        counts = [0] * seconds
+        for _, d in pairs:
+            if d.type == kind:
+                counts[min(int(d.time / 1e9), seconds - 1)] += 1
+        ax.plot(range(seconds), counts, color=color, label=kind)
+    for _name, start, stop in windows:
+        ax.axvspan(start / 1e9, stop / 1e9, alpha=0.15)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("ops/s")
+    ax.legend(loc="upper right", fontsize="small")
+    fig.savefig(out_dir / "rate.png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    written.append("rate.png")
+    return written
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+    )
+
+
+def render(spec: Any, results: dict[str, Any], ops: list[Op], images: list[str]) -> str:
+    from checkers.result import verdict_word
+
+    spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec or {})
+    checkers = [
+        {
+            "name": n,
+            "valid": verdict_word(results.get(n, {}).get("valid")),
+            "entry": results.get(n, {}),
+        }
+        for n in results.get("checkers", [])
+    ]
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            verdict=verdict_word(results.get("valid", "unknown")),
+            results=results,
+            results_json=json.dumps(results, indent=2, default=str)[:200_000],
+            spec=spec_dict,
+            checkers=checkers,
+            timeline=timeline(ops),
+            counterexamples=find_counterexamples(results),
+            images=images,
+            colors=COLORS,
+        )
+    )
+
+
+def write_report(run_dir: Path, spec: Any, results: dict[str, Any]) -> Path:
+    """Write run_dir/report.html (and plots); returns the report's path."""
+    history = run_dir / "history.jsonl"
+    ops = read_jsonl(history).ops if history.exists() else []
+    images = plots(ops, run_dir)
+    path = run_dir / "report.html"
+    path.write_text(render(spec, results, ops, images), encoding="utf-8")
+    return path

@@ -1,0 +1,475 @@
+"""The runner: one test from spec to verdict.
+
+Phases (DESIGN.md "The flow of one test"):
+setup → wait healthy (a leader known) → workload + nemesis for ``time_limit`` → heal all
+(the nemesis's final ops) → recovery wait → final reads (``"final": true``) → collect
+node logs/events into ``nodes/<n>/`` → teardown (always, in ``finally``) → check
+(checkers.composite.check_store) → report.
+
+Ctrl-C: the first SIGINT (or :meth:`Runner.interrupt`) stops the generators, skips the
+recovery wait and the final reads, and still heals, collects logs, tears down and checks
+the history prefix; a second one also skips log collection and stops waiting for
+in-flight ops, but still heals and tears down.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness import generators as g
+from harness.context import TestContext
+from harness.dbs.null import NullDB
+from harness.protocols import DB, HarnessError
+from harness.recorder import Counters, Recorder
+from harness.spec import TestSpec
+from harness.store import RunDir, create_run
+from harness.workers import ClientSlot, Shared, run_nemesis_op, start_threads
+from workloads import WorkloadOptions
+from workloads import build as build_workload
+
+log = logging.getLogger("splitbrain")
+
+HEALTHY_TIMEOUT_S = 60.0
+FINAL_READ_DEADLINE_S = 30.0
+JOIN_GRACE_S = 5.0
+
+
+@dataclass
+class RunResult:
+    """What one test run produced. ``valid`` is True, False or "unknown"."""
+
+    valid: Any
+    run_dir: Path
+    results: dict[str, Any]
+    counters: Counters
+    interrupted: bool = False
+    error: str | None = None
+
+    @property
+    def exit_code(self) -> int:
+        if self.error is not None:
+            return 2
+        if self.valid is True:
+            return 0
+        if self.valid is False:
+            return 1
+        return 2
+
+
+@dataclass
+class Status:
+    """A snapshot for the progress display."""
+
+    phase: str
+    elapsed_s: float
+    time_limit: float
+    counters: Counters
+
+
+def new_seed() -> int:
+    return random.SystemRandom().randrange(2**31)
+
+
+def load_db(spec: TestSpec) -> DB:
+    """The DB adapter named by the spec: the built-in null DB, or the registry."""
+    if spec.db == "null":
+        return NullDB.from_options({"seed": spec.seed or 0, **spec.db_options})
+    try:
+        from harness.dbs.registry import load_db as registry_load
+    except ImportError as exc:
+        raise HarnessError(f"db {spec.db!r}: the DB registry is not available ({exc})") from None
+    loaded = registry_load(spec.db)
+    return loaded() if isinstance(loaded, type) else loaded
+
+
+@dataclass
+class Runner:
+    """Runs one test. Hooks (``db``, ``nemesis_package``) let tests inject fakes."""
+
+    spec: TestSpec
+    db: DB | None = None
+    nemesis_package: Any = None
+    on_status: Callable[[Status], None] | None = None
+    phase: str = "init"
+    stop: threading.Event = field(default_factory=threading.Event)
+    abort: threading.Event = field(default_factory=threading.Event)
+    recorder: Recorder | None = None
+    run_dir: RunDir | None = None
+    interrupted: bool = False
+
+    # ------------------------------------------------------------------ control
+    def interrupt(self) -> None:
+        """What Ctrl-C does: first call stops the workload, second also skips the
+        optional phases. Teardown always happens."""
+        if self.stop.is_set():
+            self.abort.set()
+            log.warning("second interrupt: skipping recovery, final reads and log collection")
+        else:
+            log.warning("interrupted: stopping clients, then healing and tearing down")
+        self.interrupted = True
+        self.stop.set()
+
+    def status(self) -> Status:
+        recorder = self.recorder
+        return Status(
+            phase=self.phase,
+            elapsed_s=recorder.now_s() if recorder else 0.0,
+            time_limit=self.spec.time_limit,
+            counters=recorder.counters if recorder else Counters(),
+        )
+
+    def _phase(self, name: str) -> None:
+        self.phase = name
+        log.info("phase: %s", name)
+
+    # ----------------------------------------------------------------------- run
+    def run(self) -> RunResult:
+        """Run the whole test; never raises for harness errors (they become exit 2)."""
+        spec = self.spec
+        if spec.seed is None:
+            spec.seed = new_seed()
+        self.run_dir = run_dir = create_run(spec.store, spec.test_name)
+        run_dir.spec.write_text(spec.to_yaml(), encoding="utf-8")
+        run_dir.attach_log(log)
+        log.info("test %s seed %s in %s", spec.test_name, spec.seed, run_dir.path)
+        previous = self._install_sigint()
+        error: str | None = None
+        try:
+            try:
+                self._execute(run_dir)
+            except HarnessError as exc:
+                error = str(exc)
+                log.error("%s", error)
+            except Exception as exc:  # noqa: BLE001 - reported as one line, logged in full
+                error = f"{type(exc).__name__}: {exc}"
+                log.exception("harness error")
+            finally:
+                if self.recorder is not None:
+                    self.recorder.close()
+            results = self._check(run_dir)
+            if error is not None:
+                results.setdefault("harness_error", error)
+            self._report(run_dir, results)
+            counters = self.recorder.counters if self.recorder else Counters()
+            return RunResult(
+                valid=results.get("valid", "unknown"),
+                run_dir=run_dir.path,
+                results=results,
+                counters=counters,
+                interrupted=self.interrupted,
+                error=error,
+            )
+        finally:
+            self._restore_sigint(previous)
+            self.phase = "done"
+            run_dir.detach_log(log)
+
+    def _install_sigint(self) -> Any:
+        if threading.current_thread() is not threading.main_thread():
+            return None
+        return signal.signal(signal.SIGINT, lambda signum, frame: self.interrupt())
+
+    @staticmethod
+    def _restore_sigint(previous: Any) -> None:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+    def _execute(self, run_dir: RunDir) -> None:
+        spec = self.spec
+        nodes = spec.node_names
+        cluster = None
+        db = self.db
+        ctx: TestContext | None = None
+        package = self.nemesis_package
+        try:
+            self._phase("setup")
+            if db is None:
+                db = load_db(spec)
+            if spec.db == "null" or isinstance(db, NullDB):
+                db.setup(nodes, {})
+            else:
+                cluster = self._open_cluster(nodes)
+                options: dict[str, Any] = {
+                    "bugs": list(spec.bugs),
+                    "seed": spec.seed,
+                    **spec.db_options,
+                }
+                if needs_faketime(spec):
+                    options["faketime"] = True
+                db.setup(cluster.node_specs(), options)
+            self.db = db
+            for node in nodes:
+                db.start(node)
+            ctx = TestContext(
+                spec=spec,
+                cluster=cluster,
+                db=db,
+                nodes=nodes,
+                rng=random.Random(spec.seed),
+                store_dir=run_dir.path,
+                log=log,
+            )
+            self.recorder = Recorder(run_dir.history)
+            self._phase("wait-healthy")
+            self._wait_healthy(ctx, HEALTHY_TIMEOUT_S)
+            if package is None:
+                package = self._build_nemesis(ctx)
+            if package is not None:
+                package.nemesis.setup(ctx)
+            workload = build_workload(spec.workload, WorkloadOptions(keys=spec.keys))
+            self._phase("workload")
+            self._main_phase(ctx, workload, package)
+            self._phase("heal")
+            self._heal(ctx, package)
+            if not self.stop.is_set():
+                self._phase("recovery")
+                self.abort.wait(spec.recovery_s)
+                self._wait_healthy(ctx, HEALTHY_TIMEOUT_S, required=False)
+            if not self.stop.is_set() and workload.final is not None:
+                self._phase("final-reads")
+                self._final_reads(ctx, workload.final)
+            if not self.abort.is_set():
+                self._phase("collect")
+                self._collect(ctx, run_dir)
+        finally:
+            self._phase("teardown")
+            self._teardown(ctx, db, cluster, package)
+
+    # -------------------------------------------------------------------- phases
+    def _open_cluster(self, nodes: list[str]) -> Any:
+        from harness.cluster import default_cluster_kind, open_cluster
+
+        kind = self.spec.cluster
+        if kind is None:
+            kind, why = default_cluster_kind()
+            self.spec.cluster = kind
+            log.info("cluster kind %s", why)
+        return open_cluster(kind, nodes, ssh_hosts_file=self.spec.ssh_hosts)
+
+    def _wait_healthy(self, ctx: TestContext, timeout: float, *, required: bool = True) -> None:
+        """Poll until some node is known as leader (a deadline, not a fixed sleep)."""
+        deadline = time.monotonic() + timeout
+        while not self.abort.is_set() and not (required and self.stop.is_set()):
+            leader = ctx.leader()
+            if leader is not None:
+                log.info("leader: %s", leader)
+                return
+            if time.monotonic() >= deadline:
+                break
+            self.abort.wait(0.1)
+        if required and self.stop.is_set():
+            raise HarnessError("interrupted before the cluster was healthy")
+        if required and not self.abort.is_set():
+            raise HarnessError(f"cluster not healthy: no leader within {timeout:g} s")
+
+    def _build_nemesis(self, ctx: TestContext) -> Any:
+        spec = self.spec
+        if not spec.nemesis and not spec.nemesis_schedule:
+            return None
+        try:
+            import nemeses
+        except ImportError as exc:  # pragma: no cover - nemeses ships with splitbrain
+            raise HarnessError(f"nemeses unavailable: {exc}") from None
+        build = getattr(nemeses, "build", None)
+        if build is None:
+            raise HarnessError("nemeses.build is not available yet; run with --nemesis none")
+        return build(
+            list(spec.nemesis),
+            interval_s=spec.nemesis_interval,
+            targets=spec.nemesis_targets,
+            schedule=[e.to_dict() for e in spec.nemesis_schedule],
+            rng=random.Random(f"nemesis:{spec.seed}"),
+            nodes=ctx.nodes,
+        )
+
+    def _client_slots(self, ctx: TestContext) -> list[ClientSlot]:
+        db = ctx.db
+        n = self.spec.workers
+        return [
+            ClientSlot(
+                slot=i,
+                node=ctx.nodes[i % len(ctx.nodes)],
+                process=i,
+                concurrency=n,
+                make_client=db.client,
+                op_timeout=self.spec.op_timeout,
+            )
+            for i in range(n)
+        ]
+
+    def _nemesis_call(self, ctx: TestContext, package: Any) -> Callable[[str, Any], Any]:
+        return lambda f, value: package.nemesis.invoke(f, value, ctx)
+
+    def build_generator(self, workload: Any, package: Any) -> g.Generator:
+        """The main phase's root generator (also used by reproducibility tests)."""
+        spec = self.spec
+        client_gen = workload.generator
+        if spec.rate:
+            client_gen = g.rate(spec.rate, client_gen)
+        if workload.setup is not None:
+            client_gen = g.phases(workload.setup, client_gen)
+        nemesis_gen = package.generator if package is not None else None
+        root = g.time_limit(spec.time_limit, g.clients_and_nemesis(client_gen, nemesis_gen))
+        return root.bind(spec.seed or 0)
+
+    def _main_phase(self, ctx: TestContext, workload: Any, package: Any) -> None:
+        assert self.recorder is not None
+        shared = Shared(self.build_generator(workload, package), self.recorder, self.stop)
+        self.slots = self._client_slots(ctx)
+        nemesis = self._nemesis_call(ctx, package) if package is not None else None
+        threads = start_threads(self.slots, shared, nemesis)
+        self._join(threads, self.spec.time_limit + self.spec.op_timeout + JOIN_GRACE_S)
+
+    def _join(self, threads: list[threading.Thread], budget_s: float) -> None:
+        """Wait for the workers; after a stop, give in-flight ops one op timeout."""
+        deadline = time.monotonic() + budget_s
+        stop_deadline: float | None = None
+        for thread in threads:
+            while thread.is_alive():
+                if self.stop.is_set() and stop_deadline is None:
+                    stop_deadline = time.monotonic() + self.spec.op_timeout + 1.0
+                limit = stop_deadline or deadline
+                if time.monotonic() >= limit or self.abort.is_set():
+                    log.warning("%s still busy; continuing without it", thread.name)
+                    break
+                thread.join(0.1)
+
+    def _heal(self, ctx: TestContext, package: Any) -> None:
+        if package is None:
+            return
+        assert self.recorder is not None
+        call = self._nemesis_call(ctx, package)
+        for op in getattr(package, "final_ops", None) or []:
+            request = op if isinstance(op, g.OpRequest) else g._as_request(op)
+            if request is not None:
+                run_nemesis_op(self.recorder, call, request)
+        try:
+            package.nemesis.heal_all(ctx)
+        except Exception as exc:  # noqa: BLE001 - keep going to teardown
+            log.error("heal_all failed: %s", exc)
+
+    def _final_reads(self, ctx: TestContext, final: g.Generator) -> None:
+        """Each final read is retried (on other nodes) until it is ok or the deadline
+        passes, so checkers get the settled state."""
+        assert self.recorder is not None
+        ops = [op for _, _, op in g.drain(final.bind(self.spec.seed or 0), [0])]
+        slots = getattr(self, "slots", None) or self._client_slots(ctx)
+        shared = Shared(g.seq([]), self.recorder, threading.Event())
+        deadline = time.monotonic() + FINAL_READ_DEADLINE_S + self.spec.op_timeout
+        turn = 0
+        for op in ops:
+            request = g.OpRequest(op.f, op.value, op.key, {**op.extra, "final": True})
+            while not self.abort.is_set() and time.monotonic() < deadline:
+                slot = slots[turn % len(slots)]
+                turn += 1
+                if slot.invoke(shared, request).type == "ok":
+                    break
+                self.abort.wait(0.2)
+        for slot in slots:
+            slot.drop_client()
+
+    def _collect(self, ctx: TestContext, run_dir: RunDir) -> None:
+        """Download every node's log files into nodes/<node>/ (best effort)."""
+        cluster = ctx.cluster
+        for node in ctx.nodes:
+            try:
+                files = ctx.db.log_files(node)
+            except Exception as exc:  # noqa: BLE001
+                log.warning("log files of %s: %s", node, exc)
+                continue
+            if not files:
+                continue
+            host = cluster.hosts.get(node) if cluster is not None else None
+            target = run_dir.node_dir(node)
+            for name, remote in files.items():
+                try:
+                    if host is not None:
+                        host.download(remote, target / name)
+                    else:
+                        (target / name).write_bytes(Path(remote).read_bytes())
+                except Exception as exc:  # noqa: BLE001 - a missing log is not fatal
+                    log.warning("collect %s %s: %s", node, name, exc)
+
+    def _teardown(self, ctx: TestContext | None, db: DB | None, cluster: Any, package: Any) -> None:
+        """Undo everything, each step independent of the others' failures."""
+        if package is not None and ctx is not None:
+            for step in (package.nemesis.heal_all, package.nemesis.teardown):
+                try:
+                    step(ctx)
+                except Exception as exc:  # noqa: BLE001
+                    log.error("nemesis teardown: %s", exc)
+        if db is not None:
+            try:
+                db.teardown()
+            except Exception as exc:  # noqa: BLE001
+                log.error("db teardown: %s", exc)
+        if cluster is not None:
+            try:
+                cluster.close()
+            except Exception as exc:  # noqa: BLE001
+                log.error("cluster close: %s", exc)
+
+    # --------------------------------------------------------------- check/report
+    def _check(self, run_dir: RunDir) -> dict[str, Any]:
+        self._phase("check")
+        if not run_dir.history.exists():
+            results: dict[str, Any] = {"valid": "unknown", "error": "no history was recorded"}
+        else:
+            results = check_history(run_dir, self.spec)
+        if not run_dir.results.exists() or "harness_error" in results:
+            run_dir.results.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
+        return results
+
+    def _report(self, run_dir: RunDir, results: dict[str, Any]) -> None:
+        self._phase("report")
+        try:
+            from harness.report import write_report
+
+            write_report(run_dir.path, self.spec, results)
+        except Exception as exc:  # noqa: BLE001 - a report failure must not hide the verdict
+            log.error("report: %s", exc)
+
+
+def needs_faketime(spec: TestSpec) -> bool:
+    """Whether nodes must start under libfaketime (clock faults, also scheduled ones)."""
+    schedule = [e.to_dict() for e in spec.nemesis_schedule]
+    try:
+        from nemeses import requires_faketime
+    except ImportError:
+        return "clock" in spec.nemesis or any("clock" in str(e["f"]) for e in schedule)
+    return requires_faketime(list(spec.nemesis), schedule)
+
+
+def check_history(run_dir: RunDir, spec: TestSpec) -> dict[str, Any]:
+    """Run the checkers on a run directory; "unknown" when they are not available."""
+    try:
+        from checkers.composite import check_store
+    except ImportError as exc:
+        return {"valid": "unknown", "error": f"checkers unavailable: {exc}"}
+    workload = build_workload(spec.workload, WorkloadOptions(keys=spec.keys))
+    events_dir = run_dir.path / "nodes"
+    try:
+        return check_store(
+            run_dir.path,
+            workload=workload.name,
+            model=workload.model,
+            budget_s=spec.budget,
+            events_dir=events_dir if any(events_dir.glob("*/events.jsonl")) else None,
+        )
+    except Exception as exc:  # noqa: BLE001 - a checker crash is an unknown verdict
+        log.exception("checker crashed")
+        return {"valid": "unknown", "error": f"checker error: {type(exc).__name__}: {exc}"}
+
+
+def run_test(spec: TestSpec, **kwargs: Any) -> RunResult:
+    """Convenience: ``Runner(spec, **kwargs).run()``."""
+    return Runner(spec, **kwargs).run()

@@ -1,0 +1,97 @@
+"""The base class of every fault family: one start op, one stop op, an idempotent heal.
+
+Subclasses implement `start(value, ctx)` and `stop(value, ctx)`, each returning a dict
+that says exactly which nodes were touched and what was done (the runner records it as
+the nemesis completion's value), and `heal_all(ctx)`. The base class maps the op names
+(`start-<fault>`, `stop-<fault>`) to those methods.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from nemeses.base import Claims, NemesisError, host_of, start_f, stop_f
+from nemeses.targets import Resolved, resolve
+
+
+class Fault:
+    """One family of faults (implements harness.protocols.Nemesis)."""
+
+    fault = "fault"
+
+    def __init__(self, rng: random.Random | None = None, claims: Claims | None = None) -> None:
+        self.rng = rng or random.Random(0)
+        self.claims = claims or Claims()
+        self.name = self.fault
+        self.fs: tuple[str, ...] = (start_f(self.fault), stop_f(self.fault))
+
+    # -- the Nemesis protocol -------------------------------------------------------
+    def setup(self, ctx: Any) -> None:
+        """Check that this fault can work on this cluster and DB, before the test runs."""
+
+    def invoke(self, f: str, value: Any, ctx: Any) -> dict[str, Any]:
+        if f == start_f(self.fault):
+            return self.start(value or {}, ctx)
+        if f == stop_f(self.fault):
+            return self.stop(value or {}, ctx)
+        raise NemesisError(f"{self.fault} nemesis does not handle {f!r}")
+
+    def heal_all(self, ctx: Any) -> None:
+        self.stop({}, ctx)
+
+    def teardown(self, ctx: Any) -> None:
+        """Release anything setup acquired; healing is heal_all's job."""
+
+    # -- for subclasses -------------------------------------------------------------
+    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def running_free(self, ctx: Any) -> list[str]:
+        """Nodes that are up and held by no other process-level fault."""
+        return [n for n in self.claims.free(list(ctx.nodes)) if _is_running(ctx, n)]
+
+    def pick(self, value: dict[str, Any], ctx: Any, available: list[str]) -> Resolved:
+        return resolve(
+            value.get("target", "one"), list(ctx.nodes), self.rng, ctx.leader, available=available
+        )
+
+
+def _is_running(ctx: Any, node: str) -> bool:
+    try:
+        return bool(ctx.db.is_running(node))
+    except Exception:  # noqa: BLE001 - a DB that cannot tell counts the node as down
+        return False
+
+
+def node_pid(ctx: Any, node: str) -> int | None:
+    """The node's process id if the DB tells (a `pid(node)` method or status "pid")."""
+    getter = getattr(ctx.db, "pid", None)
+    if callable(getter):
+        try:
+            pid = getter(node)
+            if pid:
+                return int(pid)
+        except Exception:  # noqa: BLE001 - fall back to the status endpoint
+            pass
+    try:
+        raw = ctx.db.probe(node, timeout=2.0).raw or {}
+    except Exception:  # noqa: BLE001
+        return None
+    pid = raw.get("pid")
+    return int(pid) if isinstance(pid, int) else None
+
+
+def process_state(ctx: Any, node: str, pid: int | None) -> str | None:
+    if pid is None:
+        return None
+    return host_of(ctx, node).process_state(pid)
+
+
+def with_note(result: dict[str, Any], resolved: Resolved) -> dict[str, Any]:
+    if resolved.note:
+        result["note"] = resolved.note
+    return result

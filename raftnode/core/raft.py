@@ -1,0 +1,604 @@
+"""The Raft protocol as a pure state machine (no clocks, sockets or files).
+
+Inputs: `tick()`, `step(msg)`, `propose(command)`, `persisted(...)`. Outputs accumulate in
+`msgs`, `events`, the unstable log tail (`dirty_from`) and `install` (a snapshot received
+from the leader); `raftnode.core.node.NodeLogic` packs them into a `Ready`.
+
+What it implements, and why each piece is here:
+- pre-vote (a node back from a partition cannot bump terms and depose a healthy leader)
+  plus check-quorum (a leader cut off from a majority steps down; followers that hear
+  from a leader ignore votes for an election timeout);
+- RequestVote with the log up-to-date check, AppendEntries with the prevLogIndex /
+  prevLogTerm check, truncation only at the first conflicting entry, and fast nextIndex
+  back-up with (hint_index, hint_term);
+- per-follower progress in probe / replicate / snapshot state: one probe in flight while
+  searching for the match point, then pipelined batches capped at `max_append_entries`;
+- commit only by counting replicas of a current-term entry, the leader's own copy
+  counting only once persisted (`stable_index`);
+- heartbeat rounds with a context id, which ReadIndex uses to confirm leadership.
+Planted bugs touched here: figure8, forget-vote, no-uptodate-check, bad-truncate.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from raftnode.core.digest import command_digest
+from raftnode.core.log import RaftLog
+from raftnode.core.types import Entry, HardState, Message, NodeConfig, PersistentState, Snapshot
+
+FOLLOWER = "follower"
+PRE_CANDIDATE = "pre-candidate"
+CANDIDATE = "candidate"
+LEADER = "leader"
+
+PROBE = "probe"
+REPLICATE = "replicate"
+SNAPSHOT = "snapshot"
+
+
+@dataclass
+class Progress:
+    """What the leader knows about one follower."""
+
+    match: int = 0
+    next: int = 1
+    state: str = PROBE
+    paused: bool = False  # probe: an append is in flight, wait for its answer
+    recent_active: bool = False  # heard from it since the last check-quorum
+    read_ack: int = 0  # highest heartbeat context it acknowledged in this term
+    ack_wall: int = 0  # leader wall time at which that heartbeat was sent
+    snapshot_index: int = 0
+    snapshot_sent_tick: int = 0
+
+
+class Raft:
+    """One node's Raft state. Single-threaded; every method runs to completion."""
+
+    def __init__(
+        self,
+        node_id: str,
+        peers: list[str],
+        config: NodeConfig,
+        restored: PersistentState,
+        rng: random.Random,
+    ) -> None:
+        if node_id not in peers:
+            raise ValueError(f"node {node_id!r} is not in its peer list {peers}")
+        self.id = node_id
+        self.peers = sorted(set(peers))
+        self.others = [p for p in self.peers if p != node_id]
+        self.quorum = len(self.peers) // 2 + 1
+        self.cfg = config
+        self.bugs = config.bugs
+        self.rng = rng
+        hs = restored.hard_state
+        self.term = hs.term
+        self.voted_for = hs.voted_for
+        snap = restored.snapshot
+        self.snapshot: Snapshot | None = snap
+        self.log = RaftLog(snap.index if snap else 0, snap.term if snap else 0, restored.entries)
+        self.commit = max(self.log.offset, min(hs.commit, self.log.last_index()))
+        self.stable_index = self.log.last_index()
+        self.role = FOLLOWER
+        self.leader: str | None = None
+        self.ticks = 0
+        self.election_elapsed = 0
+        self.heartbeat_elapsed = 0
+        self.randomized_timeout = self._random_timeout()
+        self.progress: dict[str, Progress] = {}
+        self.votes: dict[str, bool] = {}
+        self.wall_ns = 0
+        # Heartbeat rounds (ReadIndex and lease bookkeeping).
+        self.read_ctx = 0
+        self.ctx_sent_wall: dict[int, int] = {}
+        self.open_round: int | None = None
+        # Outputs, drained by NodeLogic.ready().
+        self.msgs: list[Message] = []
+        self.events: list[dict[str, Any]] = []
+        self.dirty_from: int | None = None
+        self.install: Snapshot | None = None  # from the leader: persist, restore the KV
+        self.need_flush = False
+        self.emitted_hs = HardState(hs.term, hs.voted_for, hs.commit)
+
+    # ------------------------------------------------------------------ helpers
+    def _random_timeout(self) -> int:
+        e = self.cfg.election_ticks
+        return e + self.rng.randrange(e)
+
+    def event(self, ev: str, **fields: Any) -> None:
+        self.events.append({"node": self.id, "term": self.term, "ev": ev, **fields})
+
+    def send(self, kind: str, dst: str, **fields: Any) -> None:
+        self.msgs.append(
+            Message(kind=kind, src=self.id, dst=dst, term=fields.pop("term", self.term), **fields)
+        )
+
+    def hard_state(self) -> HardState:
+        """The hard state to hand to storage (forget-vote: the vote is never persisted)."""
+        voted = None if "forget-vote" in self.bugs else self.voted_for
+        return HardState(self.term, voted, self.commit)
+
+    def take_hard_state(self) -> HardState | None:
+        hs = self.hard_state()
+        if hs == self.emitted_hs:
+            return None
+        self.emitted_hs = hs
+        return hs
+
+    def take_unstable(self) -> list[Entry]:
+        if self.dirty_from is None:
+            return []
+        out = self.log.slice(self.dirty_from, self.log.last_index() + 1)
+        self.dirty_from = None
+        return out
+
+    def has_output(self) -> bool:
+        return bool(
+            self.msgs
+            or self.events
+            or self.dirty_from is not None
+            or self.install is not None
+            or self.need_flush
+            or self.hard_state() != self.emitted_hs
+        )
+
+    def committed_in_term(self) -> bool:
+        """True once an entry of the current term (the leader's no-op) is committed: only
+        then is the commit index known to cover everything earlier leaders committed."""
+        return self.log.term_at(self.commit) == self.term
+
+    def in_lease(self) -> bool:
+        """Heard from a live leader within an election timeout (check-quorum lease): votes
+        and pre-votes are ignored then, so a rejoining node cannot disrupt."""
+        if self.role == LEADER:
+            return True
+        return self.leader is not None and self.election_elapsed < self.cfg.election_ticks
+
+    def _mark_dirty(self, index: int) -> None:
+        self.dirty_from = index if self.dirty_from is None else min(self.dirty_from, index)
+
+    def _append_local(self, entries: list[Entry]) -> None:
+        if not entries:
+            return
+        self._mark_dirty(entries[0].index)
+        self.log.append(entries)
+        for e in entries:
+            self.event("append", index=e.index, entry_term=e.term, digest=command_digest(e.command))
+
+    def _truncate(self, index: int) -> None:
+        self.event("truncate", from_index=index)
+        self.log.truncate_from(index)
+        self.stable_index = min(self.stable_index, index - 1)
+
+    def _set_commit(self, index: int) -> None:
+        if index > self.commit:
+            self.commit = index
+            self.event("commit", index=index)
+
+    # ------------------------------------------------------------------ roles
+    def _set_role(self, role: str) -> None:
+        if role != self.role:
+            self.role = role
+            self.event("role", role=role)
+
+    def become_follower(self, term: int, leader: str | None) -> None:
+        if term > self.term:
+            self.term = term
+            self.voted_for = None
+            if self.role == FOLLOWER:
+                self.event("role", role=FOLLOWER)
+        self._set_role(FOLLOWER)
+        self.leader = leader
+        self.election_elapsed = 0
+        self.randomized_timeout = self._random_timeout()
+        self.progress = {}
+        self.open_round = None
+
+    def campaign(self, pre: bool) -> None:
+        """Start a pre-vote round (pre=True) or a real election."""
+        self.leader = None
+        self.election_elapsed = 0
+        self.randomized_timeout = self._random_timeout()
+        self.votes = {self.id: True}
+        if pre:
+            self._set_role(PRE_CANDIDATE)
+            kind, term = "prevote", self.term + 1
+        else:
+            self.term += 1
+            self.voted_for = self.id
+            self._set_role(CANDIDATE)
+            self.event("vote", **{"for": self.id})
+            kind, term = "vote", self.term
+        if len(self.votes) >= self.quorum:
+            self._won(pre)
+            return
+        for p in self.others:
+            self.send(
+                kind, p, term=term, log_index=self.log.last_index(), log_term=self.log.last_term()
+            )
+
+    def _won(self, pre: bool) -> None:
+        if pre:
+            self.campaign(pre=False)
+        else:
+            self.become_leader()
+
+    def become_leader(self) -> None:
+        self._set_role(LEADER)
+        self.leader = self.id
+        self.heartbeat_elapsed = 0
+        self.election_elapsed = 0
+        last = self.log.last_index()
+        self.progress = {p: Progress(next=last + 1) for p in self.others}
+        self.ctx_sent_wall = {}
+        self.open_round = None
+        # The no-op: committing an entry of our own term commits everything before it.
+        self._append_local([Entry(self.term, last + 1, None)])
+        self.need_flush = True
+        self.maybe_commit()
+
+    # ------------------------------------------------------------------ ticks
+    def tick(self, wall_ns: int) -> None:
+        self.ticks += 1
+        self.wall_ns = wall_ns
+        self.election_elapsed += 1
+        if self.role == LEADER:
+            self.heartbeat_elapsed += 1
+            if self.election_elapsed >= self.cfg.election_ticks:
+                self.election_elapsed = 0
+                self._check_quorum()
+                if self.role != LEADER:
+                    return
+            if self.heartbeat_elapsed >= self.cfg.heartbeat_ticks:
+                self.broadcast_heartbeat()
+        elif self.election_elapsed >= self.randomized_timeout:
+            self.campaign(pre=True)
+
+    def _check_quorum(self) -> None:
+        active = 1 + sum(1 for pr in self.progress.values() if pr.recent_active)
+        for pr in self.progress.values():
+            pr.recent_active = False
+        if active < self.quorum:
+            self.become_follower(self.term, None)
+
+    # ------------------------------------------------------------------ leader side
+    def propose(self, command: dict[str, Any]) -> int:
+        """Append a client command to the leader's log; returns its index."""
+        assert self.role == LEADER
+        index = self.log.last_index() + 1
+        self._append_local([Entry(self.term, index, command)])
+        self.need_flush = True
+        return index
+
+    def flush(self) -> None:
+        """Send the batched new entries to every follower that can take them."""
+        if self.role == LEADER and self.need_flush:
+            for p in self.others:
+                self.send_append(p)
+        self.need_flush = False
+
+    def send_append(self, peer: str, allow_empty: bool = False) -> None:
+        pr = self.progress[peer]
+        if pr.state == SNAPSHOT:
+            return
+        if pr.state == PROBE and pr.paused and not allow_empty:
+            return
+        prev = pr.next - 1
+        prev_term = self.log.term_at(prev)
+        if prev_term is None:
+            if prev < self.log.offset:
+                self.send_snapshot(peer)
+                return
+            prev = self.log.last_index()  # next ran past the end; never sent further than that
+            pr.next = prev + 1
+            prev_term = self.log.last_term()
+        last = min(self.log.last_index(), prev + self.cfg.max_append_entries)
+        entries = self.log.slice(prev + 1, last + 1)
+        if not entries and not allow_empty:
+            return
+        self.send(
+            "append", peer, log_index=prev, log_term=prev_term, entries=entries, commit=self.commit
+        )
+        if entries:
+            if pr.state == REPLICATE:
+                pr.next = entries[-1].index + 1
+            else:
+                pr.paused = True
+
+    def send_snapshot(self, peer: str) -> None:
+        pr = self.progress[peer]
+        assert self.snapshot is not None, "log compacted without a snapshot"
+        pr.state = SNAPSHOT
+        pr.snapshot_index = self.snapshot.index
+        pr.snapshot_sent_tick = self.ticks
+        self.send("snapshot", peer, snapshot=self.snapshot, commit=self.commit)
+
+    def broadcast_heartbeat(self) -> int:
+        """Send a heartbeat round with a fresh context id and return that id."""
+        self.heartbeat_elapsed = 0
+        self.read_ctx += 1
+        ctx = self.read_ctx
+        self.ctx_sent_wall[ctx] = self.wall_ns
+        for p in self.others:
+            pr = self.progress[p]
+            prev = max(pr.match, self.log.offset)
+            prev = min(prev, self.log.last_index())
+            self.send(
+                "append",
+                p,
+                log_index=prev,
+                log_term=self.log.term_at(prev) or 0,
+                commit=min(self.commit, pr.match),
+                context=ctx,
+            )
+        self._prune_ctx()
+        return ctx
+
+    def request_read_round(self) -> int:
+        """Context id of a heartbeat round sent after now (joins a round not yet flushed)."""
+        if self.open_round is None:
+            self.open_round = self.broadcast_heartbeat()
+        return self.open_round
+
+    def confirmed_ctx(self) -> int:
+        """Highest heartbeat round acknowledged by a quorum (counting ourselves)."""
+        acks = sorted(
+            [self.read_ctx] + [pr.read_ack for pr in self.progress.values()], reverse=True
+        )
+        return acks[self.quorum - 1]
+
+    def lease_start(self) -> int:
+        """Own-clock wall time of the newest heartbeat a quorum has acknowledged."""
+        walls = sorted(
+            [self.wall_ns] + [pr.ack_wall for pr in self.progress.values()], reverse=True
+        )
+        return walls[self.quorum - 1]
+
+    def _prune_ctx(self) -> None:
+        if len(self.ctx_sent_wall) > 64:
+            low = min((pr.read_ack for pr in self.progress.values()), default=self.read_ctx)
+            for c in [c for c in self.ctx_sent_wall if c < low]:
+                del self.ctx_sent_wall[c]
+
+    def maybe_commit(self) -> None:
+        """Advance commit to the highest index stored on a quorum — only if it is an entry
+        of the current term (figure8 bug: any term)."""
+        if self.role != LEADER:
+            return
+        matches = sorted(
+            [self.stable_index] + [pr.match for pr in self.progress.values()], reverse=True
+        )
+        n = matches[self.quorum - 1]
+        if n <= self.commit:
+            return
+        if self.log.term_at(n) == self.term or "figure8" in self.bugs:
+            self._set_commit(n)
+            self.need_flush = True  # followers learn the new commit index promptly
+
+    def _on_append_resp(self, m: Message) -> None:
+        pr = self.progress.get(m.src)
+        if pr is None:
+            return
+        pr.recent_active = True
+        if isinstance(m.context, int) and m.context > pr.read_ack:
+            pr.read_ack = m.context
+            pr.ack_wall = max(pr.ack_wall, self.ctx_sent_wall.get(m.context, 0))
+        if m.reject:
+            self._on_reject(m.src, pr, m)
+            return
+        if m.match_index > pr.match:
+            pr.match = m.match_index
+            if pr.state == PROBE:
+                pr.state = REPLICATE
+                pr.next = pr.match + 1
+            pr.next = max(pr.next, pr.match + 1)
+            pr.paused = False
+            self.maybe_commit()
+        elif pr.state == PROBE:
+            pr.paused = False
+        if pr.state == SNAPSHOT:
+            if pr.match >= pr.snapshot_index:
+                pr.state, pr.next, pr.paused = REPLICATE, pr.match + 1, False
+            elif self.ticks - pr.snapshot_sent_tick >= self.cfg.election_ticks:
+                pr.state = PROBE  # the snapshot got lost: try again
+                pr.paused = False
+        if pr.match < self.log.last_index():
+            self.send_append(m.src, allow_empty=m.context is not None)
+
+    def _on_reject(self, peer: str, pr: Progress, m: Message) -> None:
+        rejected = m.log_index
+        if rejected <= pr.match:
+            return  # stale: that prefix is already known to match
+        if pr.state == PROBE and rejected != pr.next - 1:
+            return  # stale answer to an earlier probe
+        if pr.state == SNAPSHOT:
+            return
+        if m.hint_term == 0:
+            new_next = m.hint_index
+        else:
+            last_of_term = self.log.last_index_of_term(m.hint_term, rejected)
+            new_next = last_of_term + 1 if last_of_term is not None else m.hint_index
+        pr.next = max(pr.match + 1, min(new_next, rejected))
+        pr.state = PROBE
+        pr.paused = False
+        self.send_append(peer)
+
+    def _on_snapshot_resp(self, m: Message) -> None:
+        pr = self.progress.get(m.src)
+        if pr is None:
+            return
+        pr.recent_active = True
+        pr.match = max(pr.match, m.match_index)
+        pr.state, pr.next, pr.paused = REPLICATE, pr.match + 1, False
+        self.maybe_commit()
+        self.send_append(m.src)
+
+    # ------------------------------------------------------------------ follower side
+    def _on_append(self, m: Message) -> None:
+        if self.role != FOLLOWER:
+            self.become_follower(self.term, m.src)
+        self.leader = m.src
+        self.election_elapsed = 0
+        reply = {"context": m.context, "log_index": m.log_index}
+        if m.log_index < self.commit:
+            self.send("append_resp", m.src, match_index=self.commit, **reply)
+            return
+        if self.log.term_at(m.log_index) != m.log_term:
+            last = self.log.last_index()
+            if m.log_index > last:
+                hint_index, hint_term = last + 1, 0
+            else:
+                hint_index = self.log.first_index_of_term(m.log_index)
+                hint_term = self.log.term_at(m.log_index) or 0
+            self.send(
+                "append_resp",
+                m.src,
+                reject=True,
+                hint_index=hint_index,
+                hint_term=hint_term,
+                match_index=0,
+                **reply,
+            )
+            return
+        self._accept_entries(m)
+        last_new = m.log_index + len(m.entries)
+        self._set_commit(min(m.commit, last_new))
+        self.send("append_resp", m.src, match_index=last_new, **reply)
+
+    def _accept_entries(self, m: Message) -> None:
+        """Append what is new; truncate only at the first entry whose term conflicts
+        (bad-truncate: cut everything after prevLogIndex whenever entries arrive, so a
+        stale or duplicated AppendEntries erases entries already acknowledged)."""
+        if not m.entries:
+            return
+        if "bad-truncate" in self.bugs:
+            if self.log.last_index() > m.log_index:
+                self._truncate(m.log_index + 1)
+            self._append_local(list(m.entries))
+            return
+        for pos, e in enumerate(m.entries):
+            have = self.log.term_at(e.index)
+            if have == e.term:
+                continue
+            if have is not None:
+                self._truncate(e.index)
+            self._append_local(list(m.entries[pos:]))
+            return
+
+    def _on_snapshot(self, m: Message) -> None:
+        if self.role != FOLLOWER:
+            self.become_follower(self.term, m.src)
+        self.leader = m.src
+        self.election_elapsed = 0
+        snap = m.snapshot
+        if snap is None:
+            return
+        if snap.index <= self.commit:
+            self.send("snapshot_resp", m.src, match_index=self.commit)
+            return
+        if self.log.term_at(snap.index) == snap.term:
+            self._set_commit(snap.index)  # we hold that prefix already: just commit it
+        else:
+            self.event("truncate", from_index=self.log.offset + 1)
+            self.log.reset(snap.index, snap.term)
+            self.snapshot = snap
+            self.install = snap
+            self.dirty_from = None
+            self.stable_index = snap.index
+            self.commit = snap.index
+            self.event("snapshot", index=snap.index, entry_term=snap.term)
+            self.event("commit", index=snap.index)
+        self.send("snapshot_resp", m.src, match_index=snap.index)
+
+    # ------------------------------------------------------------------ votes
+    def _log_ok(self, m: Message) -> bool:
+        if "no-uptodate-check" in self.bugs:
+            return True
+        my_term = self.log.last_term()
+        return m.log_term > my_term or (
+            m.log_term == my_term and m.log_index >= self.log.last_index()
+        )
+
+    def _on_vote_request(self, m: Message) -> None:
+        pre = m.kind == "prevote"
+        if pre:
+            can = m.term > self.term and not self.in_lease()
+        else:
+            can = self.voted_for == m.src or (self.voted_for is None and self.leader is None)
+        grant = can and self._log_ok(m)
+        resp = "prevote_resp" if pre else "vote_resp"
+        if grant:
+            if not pre:
+                self.voted_for = m.src
+                self.election_elapsed = 0
+                self.event("vote", **{"for": m.src})
+            self.send(resp, m.src, term=m.term, granted=True)
+        else:
+            self.send(resp, m.src, term=self.term, reject=True)
+
+    def _on_vote_resp(self, m: Message) -> None:
+        pre = m.kind == "prevote_resp"
+        if pre and (self.role != PRE_CANDIDATE or (m.granted and m.term != self.term + 1)):
+            return
+        if not pre and self.role != CANDIDATE:
+            return
+        if m.src in self.votes:
+            return
+        self.votes[m.src] = m.granted
+        granted = sum(1 for v in self.votes.values() if v)
+        if granted >= self.quorum:
+            self._won(pre)
+        elif len(self.votes) - granted >= self.quorum:
+            self.become_follower(self.term, None)
+
+    # ------------------------------------------------------------------ step
+    def step(self, m: Message) -> None:
+        if m.term > self.term:
+            if m.kind == "prevote" or (m.kind == "prevote_resp" and m.granted):
+                pass  # pre-vote never changes terms
+            elif m.kind == "vote" and self.in_lease():
+                return  # a live leader is known: ignore the disruptive candidate
+            else:
+                leader = m.src if m.kind in ("append", "snapshot") else None
+                self.become_follower(m.term, leader)
+        elif m.term < self.term:
+            if m.kind in ("append", "snapshot"):
+                # Tell a deposed leader about the newer term so it steps down.
+                self.send("append_resp", m.src, reject=True, log_index=m.log_index, match_index=0)
+            elif m.kind == "prevote":
+                self.send("prevote_resp", m.src, reject=True)
+            return  # otherwise stale: ignore
+        handler = {
+            "prevote": self._on_vote_request,
+            "vote": self._on_vote_request,
+            "prevote_resp": self._on_vote_resp,
+            "vote_resp": self._on_vote_resp,
+            "append": self._on_append,
+            "snapshot": self._on_snapshot,
+        }.get(m.kind)
+        if handler is not None:
+            handler(m)
+        elif self.role == LEADER and m.term == self.term:
+            if m.kind == "append_resp":
+                self._on_append_resp(m)
+            elif m.kind == "snapshot_resp":
+                self._on_snapshot_resp(m)
+
+    # ------------------------------------------------------------------ storage feedback
+    def persisted(self, entries: list[Entry], snapshot: Snapshot | None) -> None:
+        """Entries/snapshot of an earlier Ready are durable now."""
+        if snapshot is not None:
+            self.stable_index = max(self.stable_index, min(snapshot.index, self.log.last_index()))
+        if entries:
+            last = entries[-1]
+            if self.log.term_at(last.index) == last.term:
+                self.stable_index = max(self.stable_index, last.index)
+        self.maybe_commit()
+
+    def compact(self, snap: Snapshot) -> None:
+        """A local snapshot covers the log up to snap.index."""
+        self.snapshot = snap
+        self.log.compact(snap.index, snap.term)

@@ -1,0 +1,171 @@
+"""The raftnode client API (docs/interfaces.md §2) on top of `raftnode.httpserver`.
+
+Routes: ``POST /kv`` (one operation as a JSON object), ``GET /status``, ``GET|POST
+/admin/partition``. Requests are validated here, before they reach the core, so a malformed one
+is answered ``400 bad-request`` and is certainly not applied. The node behind the API is any
+object with the `NodeApi` shape (the runtime; a fake in tests).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from raftnode.core.types import ClientReply, ClientRequest
+from raftnode.httpserver import HttpError, Request, Response, error_body
+
+# HTTP status per error code of a ClientReply.
+STATUS_BY_ERROR = {
+    "bad-request": 400,
+    "not-found": 404,
+    "precondition-failed": 409,
+    "not-leader": 421,
+    "unavailable": 503,
+    "timeout": 504,
+}
+
+# op -> required body fields (besides "op"); each is checked for presence and JSON type.
+_KEY = ("key", str)
+_FIELDS: dict[str, tuple[tuple[str, type | None], ...]] = {
+    "read": (_KEY,),
+    "write": (_KEY, ("value", None)),
+    "cas": (_KEY, ("old", None), ("new", None)),
+    "append": (_KEY, ("value", None)),
+    "delete": (_KEY,),
+    "incr": (_KEY, ("value", int)),
+    "transfer": (("from", str), ("to", str), ("value", int)),
+}
+OPS = tuple(_FIELDS)
+
+
+class NodeApi(Protocol):
+    """What the API needs from the node it serves."""
+
+    async def submit(self, req: ClientRequest) -> ClientReply: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def partition(self) -> list[str]: ...
+
+    def set_partition(self, nodes: list[str]) -> None: ...
+
+    def leader_client(self, leader: str | None) -> str | None: ...
+
+    def new_handle(self) -> str: ...
+
+
+def _bad(message: str) -> HttpError:
+    return HttpError(400, message)
+
+
+def _json_body(req: Request) -> Any:
+    if not req.body:
+        raise _bad("empty body; send a JSON object")
+    try:
+        return json.loads(req.body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _bad(f"body is not valid JSON: {exc}") from exc
+
+
+def parse_kv_request(body: Any, handle: str) -> ClientRequest:
+    """Validate one /kv body and turn it into a ClientRequest (HttpError 400 if malformed).
+
+    Mapping onto the core's request: ``key`` and ``value`` as given; cas carries
+    ``extra={"old": A, "new": B}``; transfer ``key=None, value=N, extra={"from","to"}``."""
+    if not isinstance(body, dict):
+        raise _bad("body must be a JSON object")
+    op = body.get("op")
+    if op not in _FIELDS:
+        raise _bad(f"unknown op {op!r}; expected one of {', '.join(OPS)}")
+    for name, kind in _FIELDS[op]:
+        if name not in body:
+            raise _bad(f"{op} needs field {name!r}")
+        value = body[name]
+        if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+            raise _bad(f"{op}: field {name!r} must be an integer")
+        if kind is str and not isinstance(value, str):
+            raise _bad(f"{op}: field {name!r} must be a string")
+    client_id, seq = body.get("client_id"), body.get("seq")
+    if client_id is not None and not isinstance(client_id, str):
+        raise _bad("client_id must be a string")
+    if seq is not None and (not isinstance(seq, int) or isinstance(seq, bool)):
+        raise _bad("seq must be an integer")
+    if (client_id is None) != (seq is None):
+        raise _bad("client_id and seq go together")
+    extra: dict[str, Any] = {}
+    if op == "cas":
+        extra = {"old": body["old"], "new": body["new"]}
+    elif op == "transfer":
+        extra = {"from": body["from"], "to": body["to"]}
+    return ClientRequest(
+        handle=handle,
+        op=op,
+        key=body.get("key"),
+        value=body.get("value"),
+        client_id=client_id,
+        seq=seq,
+        extra=extra,
+    )
+
+
+def reply_response(reply: ClientReply, node: NodeApi) -> Response:
+    """A ClientReply as the HTTP response of the contract."""
+    if reply.ok:
+        return Response(200, {"ok": True, "value": reply.value, "index": reply.index})
+    code = reply.error or "unavailable"
+    body: dict[str, Any] = {"ok": False, "error": code, "message": _message(code, reply)}
+    if code == "precondition-failed" or (code != "not-leader" and reply.value is not None):
+        body["value"] = reply.value
+    if reply.leader:
+        body["leader"] = reply.leader
+        addr = node.leader_client(reply.leader)
+        if addr:
+            body["leader_client"] = addr
+    return Response(STATUS_BY_ERROR.get(code, 503), body)
+
+
+def _message(code: str, reply: ClientReply) -> str:
+    if code == "not-leader":
+        return f"not the leader; leader is {reply.leader or 'unknown'}"
+    if isinstance(reply.value, str) and code == "bad-request":
+        return reply.value
+    return {
+        "not-found": "key does not exist",
+        "precondition-failed": "precondition failed",
+        "unavailable": "no leader or leadership not confirmed; not applied",
+        "timeout": "no answer in time; the operation may or may not take effect",
+        "bad-request": "request rejected",
+    }.get(code, code)
+
+
+class Api:
+    """Routes HTTP requests to a `NodeApi`."""
+
+    def __init__(self, node: NodeApi) -> None:
+        self.node = node
+
+    async def __call__(self, req: Request) -> Response:
+        path = req.path.split("?", 1)[0]
+        if path == "/kv":
+            if req.method != "POST":
+                return Response(405, error_body("bad-request", "use POST /kv"))
+            creq = parse_kv_request(_json_body(req), self.node.new_handle())
+            return reply_response(await self.node.submit(creq), self.node)
+        if path == "/status":
+            if req.method != "GET":
+                return Response(405, error_body("bad-request", "use GET /status"))
+            return Response(200, self.node.status())
+        if path == "/admin/partition":
+            return self._partition(req)
+        return Response(404, error_body("bad-request", f"no route {path[:100]!r}"))
+
+    def _partition(self, req: Request) -> Response:
+        if req.method == "POST":
+            body = _json_body(req)
+            drop = body.get("drop") if isinstance(body, dict) else None
+            if not isinstance(drop, list) or not all(isinstance(n, str) for n in drop):
+                raise _bad('want {"drop": ["n2", ...]}')
+            self.node.set_partition(drop)
+        elif req.method != "GET":
+            return Response(405, error_body("bad-request", "use GET or POST /admin/partition"))
+        return Response(200, {"ok": True, "drop": self.node.partition()})

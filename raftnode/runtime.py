@@ -1,0 +1,387 @@
+"""The asyncio runtime: the only place where the I/O-free core meets clocks, disks and sockets.
+
+One event loop owns the core: inputs (peer messages, client requests, ticks) are fed into
+`NodeLogic` as they arrive, and a drain step empties its `Ready` batches in the order the core
+requires: persist (one write + one fdatasync for the whole batch) → send messages and client
+replies → append events → `advance`.
+
+Group commit: the persist step of a batch runs on a single disk thread while the loop keeps
+reading sockets and stepping the core; at most one batch is in flight, and no new `Ready` is
+taken until it is durable and advanced (so nothing can be sent that depends on an unsynced
+write). When the fsync returns, everything that arrived meanwhile is already in the core and
+leaves as the next batch, under one fsync. Leader appends and client replies, which depend on
+nothing in the batch being written, leave before its fsync (see `_drain`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import itertools
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from raftnode.core.types import ClientReply, ClientRequest, Message, PersistentState, Ready
+from raftnode.http_api import Api
+from raftnode.httpserver import HttpServer
+from raftnode.storage import Storage
+from raftnode.transport import Transport
+
+log = logging.getLogger("raftnode.runtime")
+
+LAZY_FLUSH_S = 0.2
+_LEADER_KINDS = frozenset({"append", "snapshot"})  # no-fsync bug: how often buffered WAL bytes reach the OS
+
+
+@dataclass
+class NodeOptions:
+    """Everything a node needs to run, already validated (see raftnode.cli)."""
+
+    node_id: str
+    peers: dict[str, tuple[str, int]]
+    client: tuple[str, int]
+    data_dir: Path
+    bugs: frozenset[str] = frozenset()
+    tick_ms: int = 10
+    election_ms: int = 300
+    heartbeat_ms: int = 50
+    snapshot_every: int = 1000
+    request_timeout_ms: int = 3000
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def node_config(self) -> Any:
+        from raftnode.core.node import NodeConfig
+
+        return NodeConfig(
+            election_ticks=max(2, round(self.election_ms / self.tick_ms)),
+            heartbeat_ticks=max(1, round(self.heartbeat_ms / self.tick_ms)),
+            snapshot_every=self.snapshot_every,
+            request_timeout_ticks=max(1, round(self.request_timeout_ms / self.tick_ms)),
+            bugs=self.bugs,
+            seed=self.seed,
+        )
+
+
+LogicFactory = Callable[[NodeOptions, PersistentState], Any]
+
+
+def default_logic(opts: NodeOptions, restored: PersistentState) -> Any:
+    from raftnode.core.node import NodeLogic
+
+    return NodeLogic(opts.node_id, sorted(opts.peers), opts.node_config(), restored)
+
+
+def _expire(fut: asyncio.Future[ClientReply], handle: str) -> None:
+    if not fut.done():
+        fut.set_result(ClientReply(handle=handle, ok=False, error="timeout"))
+
+
+def _addr(host_port: tuple[str, int]) -> str:
+    return f"{host_port[0]}:{host_port[1]}"
+
+
+class EventLog:
+    """events.jsonl: append-only, flushed per batch so a kill -9 loses nothing already sent."""
+
+    def __init__(self, path: Path, node_id: str) -> None:
+        self.node_id = node_id
+        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the node
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        now = time.time_ns()
+        lines = []
+        for ev in events:
+            rec = {"t": now, "node": self.node_id}
+            rec.update((k, v) for k, v in ev.items() if k != "t")
+            lines.append(json.dumps(rec, separators=(",", ":"), default=str))
+        self._f.write("\n".join(lines) + "\n")
+        self._f.flush()
+
+    def close(self) -> None:
+        self._f.close()
+
+
+class Runtime:
+    """Runs one raftnode until `stop()`; also the `NodeApi` the HTTP layer serves."""
+
+    def __init__(self, opts: NodeOptions, logic_factory: LogicFactory = default_logic) -> None:
+        self.opts = opts
+        self.logic_factory = logic_factory
+        self.storage: Storage | None = None
+        self.logic: Any = None
+        self.transport: Transport | None = None
+        self.http: HttpServer | None = None
+        self.events: EventLog | None = None
+        self._waiting: dict[str, asyncio.Future[ClientReply]] = {}
+        self._handles = itertools.count(1)
+        self._drain_scheduled = False
+        self._inflight: asyncio.Future[float] | None = None
+        self._disk: ThreadPoolExecutor | None = None
+        self.fatal = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+        # Pipeline counters, shown in /status as "io" (the benchmark reports writes per fsync).
+        self.batches = 0  # Ready batches that touched the disk
+        self.saved_entries = 0
+        self.save_seconds = 0.0
+        self.drains = 0
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def open_storage(self) -> PersistentState:
+        """Open and load the data dir; raises StorageCorrupt before anything listens."""
+        self.storage = Storage.open(self.opts.data_dir, fsync="no-fsync" not in self.opts.bugs)
+        if self.storage.fsync:
+            self._disk = ThreadPoolExecutor(1, thread_name_prefix="raftnode-disk")
+        return self.storage.load()
+
+    async def start(self) -> None:
+        restored = self.open_storage() if self.storage is None else self.storage.state()
+        self.logic = self.logic_factory(self.opts, restored)
+        self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
+        # the core's first Ready carries its own "start" event (with last_index, commit)
+        self.transport = Transport(
+            self.opts.node_id, self.opts.peers, self.on_message, client_addr=self._client_addr()
+        )
+        self.http = HttpServer(Api(self))
+        await self.transport.start()
+        await self.http.start(*self.opts.client)
+        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        if "no-fsync" in self.opts.bugs:
+            self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
+        log.info(
+            "node %s up: peers %s, client %s, data %s, bugs %s",
+            self.opts.node_id,
+            _addr(self.opts.peers[self.opts.node_id]),
+            _addr(self.opts.client),
+            self.opts.data_dir,
+            ",".join(sorted(self.opts.bugs)) or "none",
+        )
+        self._schedule_drain()
+
+    def _client_addr(self) -> str:
+        host, port = self.opts.client
+        if host in ("0.0.0.0", "::", ""):
+            host = self.opts.peers[self.opts.node_id][0]
+        return f"{host}:{port}"
+
+    async def wait_stopped(self) -> None:
+        await self._stopped.wait()
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):
+                pass
+        if self.http is not None:
+            await self.http.close()
+        if self.transport is not None:
+            await self.transport.close()
+        for fut in self._waiting.values():
+            if not fut.done():
+                fut.set_result(ClientReply(handle="", ok=False, error="timeout"))
+        if self._inflight is not None:
+            with contextlib.suppress(Exception):
+                await self._inflight
+        if self._disk is not None:
+            self._disk.shutdown(wait=True)
+        if self.storage is not None:
+            self.storage.close()
+        if self.events is not None:
+            self.events.close()
+
+    # -- inputs --------------------------------------------------------------------------
+
+    def on_message(self, msg: Message) -> None:
+        self.logic.step(msg)
+        self._schedule_drain()
+
+    def new_handle(self) -> str:
+        return f"{self.opts.node_id}-{next(self._handles)}"
+
+    async def submit(self, req: ClientRequest) -> ClientReply:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[ClientReply] = loop.create_future()
+        self._waiting[req.handle] = fut
+        self.logic.submit(req)
+        self._schedule_drain()
+        # The core answers `timeout` itself after request_timeout; this is only a backstop
+        # (a plain timer: wait_for would cost a task per request on the hot path).
+        backstop = self.opts.request_timeout_ms / 1000 * 2 + 1
+        timer = loop.call_later(backstop, _expire, fut, req.handle)
+        try:
+            return await fut
+        finally:
+            timer.cancel()
+            self._waiting.pop(req.handle, None)
+
+    async def _ticker(self) -> None:
+        period = self.opts.tick_ms / 1000
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while True:
+            next_at += period
+            delay = next_at - loop.time()
+            if delay < -10 * period:  # we were stopped (SIGSTOP) or starved: don't burst
+                next_at = loop.time()
+            await asyncio.sleep(max(0.0, delay))
+            self.logic.tick(time.time_ns())
+            self._schedule_drain()
+
+    async def _lazy_flusher(self) -> None:
+        while True:
+            await asyncio.sleep(LAZY_FLUSH_S)
+            assert self.storage is not None
+            self.storage.flush()
+
+    # -- the Ready pipeline --------------------------------------------------------------
+
+    def _schedule_drain(self) -> None:
+        if not self._drain_scheduled:
+            self._drain_scheduled = True
+            asyncio.get_running_loop().call_soon(self._drain)
+
+    def _drain(self) -> None:
+        self._drain_scheduled = False
+        if self._inflight is not None or self.fatal:
+            return  # _saved() drains again once the batch on the disk thread is durable
+        self.drains += 1
+        try:
+            while self.logic.has_ready():
+                rd = self.logic.ready()
+                if not (rd.hard_state or rd.entries or rd.snapshot or rd.compact_to):
+                    self._reply(rd.replies)
+                    self._finish(rd, rd.messages)
+                    continue
+                # What depends on nothing in *this* batch leaves before its fsync:
+                # - a leader's AppendEntries/InstallSnapshot (Raft thesis §10.2.1): they promise
+                #   nothing about this node's disk; the core counts the leader's own copy only
+                #   in advance(), i.e. after the fsync;
+                # - client replies: the core answers a write once it is committed (durable on a
+                #   majority, this node counted only after an earlier advance()) and a read once
+                #   applied; neither can depend on entries that are still being written.
+                # Votes, acknowledgements and everything else wait for the fsync.
+                self._reply(rd.replies)
+                early = [m for m in rd.messages if m.kind in _LEADER_KINDS]
+                late = [m for m in rd.messages if m.kind not in _LEADER_KINDS]
+                assert self.transport is not None
+                self.transport.send_many(early)
+                if self._disk is None:  # no-fsync: the save only fills a buffer; stay inline
+                    self._account(rd, self._persist(rd))
+                    self._finish(rd, late)
+                    continue
+                fut = asyncio.get_running_loop().run_in_executor(self._disk, self._persist, rd)
+                self._inflight = fut
+                fut.add_done_callback(functools.partial(self._saved, rd, late))
+                return
+        except Exception:
+            self._die()
+
+    def _die(self) -> None:
+        # A failure to persist must not be papered over: the node cannot keep its promises.
+        log.exception("fatal error while handling a Ready batch; stopping")
+        self.fatal = True
+        self.request_stop()
+
+    def _persist(self, rd: Ready) -> float:
+        """The disk part of a Ready; runs on the disk thread (or inline for no-fsync)."""
+        assert self.storage is not None
+        t0 = time.perf_counter()
+        if rd.hard_state is not None or rd.entries or rd.snapshot is not None:
+            self.storage.save(rd.hard_state, rd.entries, rd.snapshot)
+        if rd.compact_to:
+            self.storage.compact(rd.compact_to)
+        return time.perf_counter() - t0
+
+    def _account(self, rd: Ready, seconds: float) -> None:
+        self.save_seconds += seconds
+        self.batches += 1
+        self.saved_entries += len(rd.entries)
+
+    def _saved(self, rd: Ready, late: list[Message], fut: asyncio.Future[float]) -> None:
+        self._inflight = None
+        try:
+            self._account(rd, fut.result())
+            self._finish(rd, late)
+        except BaseException:
+            self._die()
+            return
+        self._drain()
+
+    def _finish(self, rd: Ready, late: list[Message]) -> None:
+        """After the batch is durable: acknowledgements out, events down, core told."""
+        assert self.transport is not None and self.events is not None
+        self.transport.send_many(late)
+        self.events.write(rd.events)
+        self.logic.advance(rd)
+
+    def _reply(self, replies: list[ClientReply]) -> None:
+        for reply in replies:
+            fut = self._waiting.get(reply.handle)
+            if fut is not None and not fut.done():
+                fut.set_result(reply)
+
+    # -- NodeApi -------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        st: dict[str, Any] = dict(self.logic.status())
+        st.setdefault("id", self.opts.node_id)
+        assert self.storage is not None
+        st.update(
+            wall_clock_ns=time.time_ns(),
+            bugs=sorted(self.opts.bugs),
+            peers=self._peers_status(st.get("peers")),
+            wal_path=str(self.storage.wal_path.resolve()),
+            wal_synced_bytes=self.storage.synced_bytes,
+            pid=os.getpid(),
+            io={
+                "drains": self.drains,
+                "batches": self.batches,
+                "saved_entries": self.saved_entries,
+                "save_seconds": round(self.save_seconds, 6),
+            },
+        )
+        return st
+
+    def _peers_status(self, progress: Any) -> dict[str, Any]:
+        """Each member's peer address, merged with the core's replication progress."""
+        out: dict[str, Any] = {}
+        for name, addr in self.opts.peers.items():
+            info = {"addr": _addr(addr)}
+            if isinstance(progress, dict) and isinstance(progress.get(name), dict):
+                info.update(progress[name])
+            out[name] = info
+        return out
+
+    def partition(self) -> list[str]:
+        assert self.transport is not None
+        return sorted(self.transport.dropped)
+
+    def set_partition(self, nodes: list[str]) -> None:
+        assert self.transport is not None
+        self.transport.set_dropped(n for n in nodes if n != self.opts.node_id)
+        log.info("local partition: dropping traffic with %s", self.partition() or "nobody")
+
+    def leader_client(self, leader: str | None) -> str | None:
+        if leader is None:
+            return None
+        if leader == self.opts.node_id:
+            return self._client_addr()
+        assert self.transport is not None
+        return self.transport.client_addrs.get(leader)

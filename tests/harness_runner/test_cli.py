@@ -1,0 +1,113 @@
+"""`splitbrain test` as a user runs it: exit codes, one-line errors, -f spec files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from harness import test_command as test_command_module
+from harness.test_command import combined_exit, spec_from_cli
+
+NULL_ARGS = [
+    "--db",
+    "null",
+    "--nemesis",
+    "none",
+    "--nodes",
+    "3",
+    "--time-limit",
+    "1",
+    "--recovery",
+    "0",
+    "--no-progress",
+]
+
+
+def invoke(args: list[str]):
+    return CliRunner().invoke(test_command_module.test_command, args, catch_exceptions=False)
+
+
+def test_null_run_exits_valid(tmp_path: Path) -> None:
+    result = invoke([*NULL_ARGS, "--store", str(tmp_path), "--seed", "4", "--workload", "counter"])
+    assert result.exit_code == 0, result.output
+    assert "verdict: valid" in result.output
+    assert "seed 4" in result.output
+    assert (tmp_path / "latest" / "report.html").is_file()
+
+
+def test_invalid_history_exits_1(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "db: null\nworkload: register\nnemesis: none\ndb_options: {stale_reads: true}\nrate: 300\n"
+    )
+    result = invoke(
+        [
+            "-f",
+            str(spec),
+            "--store",
+            str(tmp_path),
+            "--time-limit",
+            "2",
+            "--no-progress",
+            "--recovery",
+            "0",
+        ]
+    )
+    assert result.exit_code == 1, result.output
+    assert "INVALID" in result.output
+
+
+def test_bad_flag_value_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = invoke(["--db", "null", "--time-limit", "-5", "--store", str(tmp_path)])
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        == "splitbrain test: command line: --time-limit: expected a number > 0, got -5.0"
+    )
+    result = invoke(["--db", "null", "--nemesis", "kill,meteor", "--store", str(tmp_path)])
+    assert result.exit_code == 2 and "--nemesis: unknown fault 'meteor'" in result.output
+    assert not (tmp_path / "latest").exists()  # nothing started
+
+
+def test_bad_spec_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("nemesis:\n  interval: abc\n")
+    result = invoke(["-f", str(spec)])
+    assert result.exit_code == 2
+    assert (
+        result.output.strip()
+        == f"splitbrain test: {spec}: nemesis.interval: expected a number > 0, got 'abc'"
+    )
+    assert "Traceback" not in result.output
+
+
+def test_unknown_db_is_one_line_exit_2(tmp_path: Path) -> None:
+    result = invoke(
+        ["--db", "nosuchdb", "--nemesis", "none", "--store", str(tmp_path), "--no-progress"]
+    )
+    assert result.exit_code == 2
+    assert "unknown db 'nosuchdb'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_flags_override_the_file(tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("workload: kv\nnodes: 3\nbugs: [a]\n")
+    merged = spec_from_cli(
+        {"nodes": 7, "bugs": ("b", "c"), "rate": 0.0}, {"nodes", "bugs", "rate"}, str(spec)
+    )
+    assert (merged.workload, merged.nodes, merged.bugs, merged.rate) == ("kv", 7, ["b", "c"], None)
+
+
+def test_test_count_repeats_with_successive_seeds(tmp_path: Path) -> None:
+    result = invoke([*NULL_ARGS, "--store", str(tmp_path), "--seed", "10", "--test-count", "2"])
+    assert result.exit_code == 0, result.output
+    assert "seed 10" in result.output and "seed 11" in result.output
+    assert len(list((tmp_path / "null-register").iterdir())) == 2
+
+
+def test_combined_exit_codes() -> None:
+    assert combined_exit([0, 0]) == 0
+    assert combined_exit([0, 2, 1]) == 1
+    assert combined_exit([0, 2]) == 2

@@ -1,0 +1,78 @@
+"""report.html: verdict, checkers, timeline bars and shaded nemesis windows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from checkers.history import Op, write_jsonl
+from harness.report import fault_windows, find_counterexamples, pair_ops, timeline, write_report
+from harness.spec import TestSpec
+
+
+def history() -> list[Op]:
+    ops = [
+        Op("invoke", "write", 0, 1, "r", time=0),
+        Op("invoke", "start-partition", "nemesis", None, time=100),
+        Op("info", "start-partition", "nemesis", {"n1": ["n2"]}, time=200),
+        Op("ok", "write", 0, 1, "r", time=300),
+        Op("invoke", "read", 1, None, "r", time=400),
+        Op("info", "read", 1, None, "r", time=500, error="timeout"),
+        Op("invoke", "stop-partition", "nemesis", None, time=600),
+        Op("info", "stop-partition", "nemesis", None, time=700),
+        Op("invoke", "start-kill", "nemesis", None, time=800),
+        Op("info", "start-kill", "nemesis", ["n3"], time=900),
+        Op("invoke", "read", 0, None, "r", time=950),
+    ]
+    for i, op in enumerate(ops):
+        op.index = i
+    return ops
+
+
+def test_pairs_and_windows() -> None:
+    ops = history()
+    pairs = pair_ops(ops)
+    assert [(i.f, d.type if d else None) for i, d in pairs] == [
+        ("write", "ok"),
+        ("read", "info"),
+        ("read", None),
+    ]
+    assert fault_windows(ops, 1000) == [("partition", 200, 700), ("kill", 900, 1000)]
+
+
+def test_timeline_geometry() -> None:
+    shape = timeline(history())
+    assert shape["lanes"] == 2 and len(shape["bars"]) == 3
+    write, timed_out, still_open = shape["bars"]
+    assert write.color != timed_out.color != still_open.color
+    assert write.x == 0 and write.w > 0
+    assert [w.label for w in shape["windows"]] == ["partition", "kill"]
+    assert shape["windows"][0].x < shape["windows"][1].x
+
+
+def test_counterexample_is_found() -> None:
+    results = {
+        "checkers": ["linearizability"],
+        "linearizability": {"valid": False, "details": {"counterexample": {"op": 17}}},
+    }
+    found = find_counterexamples(results)
+    assert found and found[0][0] == "linearizability" and '"op": 17' in found[0][1]
+
+
+def test_report_renders(tmp_path: Path) -> None:
+    write_jsonl(tmp_path / "history.jsonl", history())
+    results = {
+        "valid": False,
+        "checkers": ["linearizability"],
+        "linearizability": {
+            "valid": False,
+            "summary": "not linearizable",
+            "violations": [{"message": "read of 3 <script>"}],
+            "details": {"counterexample": ["p0 read -> 3"]},
+        },
+    }
+    path = write_report(tmp_path, TestSpec(name="demo", seed=5), results)
+    html = path.read_text()
+    assert "INVALID" in html and "not linearizable" in html and "p0 read -&gt; 3" in html
+    assert "&lt;script&gt;" in html and "<script>" not in html  # escaped
+    assert html.count("<rect") >= 5  # 3 op bars + 2 nemesis windows
+    assert ">partition<" in html and ">kill<" in html

@@ -1,0 +1,119 @@
+"""`python -m raftnode` as a user meets it: --help, --list-bugs, bad flags (exit 2), a corrupt
+data dir (exit 3, one line), and `dump`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from raftnode.core.types import Entry, HardState
+from raftnode.storage import HEADER, Storage, parse_records
+from raftnode.testing import REPO_ROOT, free_ports
+
+
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "raftnode", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=timeout,
+    )
+
+
+def _node_args(data_dir: Path) -> list[str]:
+    peer, client = free_ports(2)
+    return [
+        "--id", "n1", "--peers", f"n1=127.0.0.1:{peer}",
+        "--client", f"127.0.0.1:{client}", "--data-dir", str(data_dir),
+    ]  # fmt: skip
+
+
+def _write_log(data_dir: Path, n: int) -> None:
+    s = Storage.open(data_dir)
+    s.load()
+    for i in range(1, n + 1):
+        s.save(
+            HardState(2, "n1", i - 1), [Entry(2, i, {"op": "write", "key": f"k{i}", "value": i})]
+        )
+    s.close()
+
+
+def test_help_documents_flags() -> None:
+    out = _run("--help")
+    assert out.returncode == 0
+    for flag in ("--id", "--peers", "--client", "--data-dir", "--bug", "--list-bugs", "--tick-ms",
+                 "--election-ms", "--heartbeat-ms", "--snapshot-every", "--log-level", "dump"):  # fmt: skip
+        assert flag in out.stdout, flag
+
+
+def test_list_bugs_matches_registry() -> None:
+    bugs = pytest.importorskip("raftnode.bugs", reason="raftnode/bugs.py not there yet").BUGS
+    out = _run("--list-bugs")
+    assert out.returncode == 0
+    lines = out.stdout.strip().splitlines()
+    assert len(lines) == len(bugs) >= 10
+    for name, what in bugs.items():
+        assert any(line.split()[0] == name and what in line for line in lines), name
+
+
+@pytest.mark.parametrize(
+    "mutate,needle",
+    [
+        (lambda a: [x for x in a if x not in ("--id", "n1")], "--id"),
+        (lambda a: a[:1] + ["n9"] + a[2:], "not among --peers"),
+        (lambda a: a + ["--bug", "no-such-bug"], "unknown bug"),
+        (lambda a: a[:3] + ["n1=127.0.0.1"] + a[4:], "bad address"),
+        (lambda a: a + ["--tick-ms", "0"], "positive"),
+        (lambda a: a + ["--tick-ms", "ten"], "invalid int"),
+        (lambda a: a + ["--heartbeat-ms", "900"], "shorter"),
+    ],
+)
+def test_bad_flags_exit_2(tmp_path: Path, mutate, needle) -> None:
+    out = _run(*mutate(_node_args(tmp_path)))
+    assert out.returncode == 2, out.stderr
+    assert needle in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_corrupt_data_dir_exits_3(tmp_path: Path) -> None:
+    _write_log(tmp_path, 5)
+    wal = tmp_path / "wal.log"
+    data = bytearray(wal.read_bytes())
+    off = parse_records(bytes(data)).records[2][0]
+    data[off + HEADER.size + 4] ^= 0x21
+    wal.write_bytes(bytes(data))
+    out = _run(*_node_args(tmp_path))
+    assert out.returncode == 3
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and "corrupt" in lines[0] and f"offset {off}" in lines[0]
+    assert str(wal) in lines[0]
+    dumped = _run("dump", str(tmp_path))
+    assert (
+        dumped.returncode == 3 and "corrupt" in dumped.stderr and "Traceback" not in dumped.stderr
+    )
+
+
+def test_dump_json_and_text(tmp_path: Path) -> None:
+    _write_log(tmp_path, 3)
+    out = _run("dump", str(tmp_path), "--json")
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    assert doc["hard_state"] == {"term": 2, "voted_for": "n1", "commit": 2}
+    assert doc["snapshot"] is None
+    assert [e["index"] for e in doc["entries"]] == [1, 2, 3]
+    assert doc["entries"][0]["command"] == {"op": "write", "key": "k1", "value": 1}
+    canon = json.dumps(
+        {"op": "write", "key": "k3", "value": 3}, sort_keys=True, separators=(",", ":")
+    )
+    assert doc["entries"][2]["digest"] == hashlib.sha256(canon.encode()).hexdigest()[:16]
+    text = _run("dump", str(tmp_path))
+    assert text.returncode == 0
+    assert "term=2 voted_for=n1 commit=2" in text.stdout and '"key":"k3"' in text.stdout
+    missing = _run("dump", str(tmp_path / "nope"))
+    assert missing.returncode == 2 and "not a directory" in missing.stderr
