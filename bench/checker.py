@@ -56,11 +56,17 @@ def porcupine(data: Path, budget: float) -> bool:
 
 
 def one(kind: str, n_ops: int, budget: float) -> dict:
-    """Run in a child: generate, check, report time and this process's peak RSS."""
-    keys = 10 if kind == "kv" else 1
+    """Run in a child: generate, check, report time and this process's peak RSS.
+    `kind` is register (one key), kv (10 keys), or either with `-bad`: the last ok read
+    made impossible, so that proving it invalid needs the whole search space behind it."""
+    base = kind.removesuffix("-bad")
+    keys = 10 if base == "kv" else 1
     model = "cas-register"
     started = time.perf_counter()
     history = generate(model, n_ops=n_ops, keys=keys, concurrency=10, info_rate=0.01, seed=42)
+    if kind.endswith("-bad"):
+        last = [i for i, op in enumerate(history) if op.type == "ok" and op.f == "read"][-1]
+        history[last].value = 999
     generated = time.perf_counter() - started
     started = time.perf_counter()
     result = check(history, model, budget_s=budget)
@@ -81,26 +87,28 @@ def one(kind: str, n_ops: int, budget: float) -> dict:
 
 
 def generated(sizes: list[int], budget: float) -> None:
+    print("generated: concurrency 10, 1% info ops; -bad: the last ok read made impossible")
     print(
-        f"{'history':<10} {'ops':>7} {'keys':>4} {'verdict':>8} {'check s':>8} "
+        f"{'history':<12} {'ops':>7} {'keys':>4} {'verdict':>8} {'check s':>8} "
         f"{'configs':>9} {'peak MB':>8} {'pool':>5}"
     )
-    for kind in ("register", "kv"):
-        for n_ops in sizes:
-            out = subprocess.run(
-                [sys.executable, __file__, "--one", kind, str(n_ops), "--budget", str(budget)],
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if out.returncode != 0:
-                print(f"{kind:<10} {n_ops:>7} failed: {out.stderr.strip().splitlines()[-1:]}")
-                continue
-            r = json.loads(out.stdout)
-            print(
-                f"{kind:<10} {r['ops']:>7} {r['keys']:>4} {r['valid']:>8} {r['seconds']:>8.2f} "
-                f"{r['configs']:>9} {r['peak_mb']:>8.0f} {'yes' if r['parallel'] else 'no':>5}"
-            )
+    cases = [(kind, n) for kind in ("register", "kv") for n in sizes]
+    cases += [("register-bad", min(sizes[-1], 2000)), ("kv-bad", sizes[-1])]
+    for kind, n_ops in cases:
+        out = subprocess.run(
+            [sys.executable, __file__, "--one", kind, str(n_ops), "--budget", str(budget)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if out.returncode != 0:
+            print(f"{kind:<12} {n_ops:>7} failed: {out.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(out.stdout)
+        print(
+            f"{kind:<12} {r['ops']:>7} {r['keys']:>4} {r['valid']:>8} {r['seconds']:>8.2f} "
+            f"{r['configs']:>9} {r['peak_mb']:>8.0f} {'yes' if r['parallel'] else 'no':>5}"
+        )
 
 
 def main() -> int:

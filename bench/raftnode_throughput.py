@@ -44,6 +44,12 @@ class Result:
     errors: int
     seconds: float
     latencies_ms: list[float]
+    server_cpu_s: float = float("nan")  # CPU seconds used by all server processes
+
+    @property
+    def cpu_ms_per_1k(self) -> float:
+        """Server CPU per 1000 acknowledged writes: comparable even on a busy machine."""
+        return self.server_cpu_s * 1e6 / self.ok if self.ok else float("nan")
 
     @property
     def rate(self) -> float:
@@ -119,13 +125,33 @@ async def run_load(
     return ok, errors, lat
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of processes so far (from /proc; nan where unavailable)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def measure(
-    system: str, nodes: int, port: int, path: str, make_body, conc: int, secs: float
+    system: str,
+    nodes: int,
+    port: int,
+    path: str,
+    make_body,
+    conc: int,
+    secs: float,
+    pids: list[int],
 ) -> Result:
     asyncio.run(run_load(port, path, make_body, conc, min(1.0, secs / 4)))  # warm-up
-    t0 = time.monotonic()
+    cpu0, t0 = cpu_seconds(pids), time.monotonic()
     ok, errors, lat = asyncio.run(run_load(port, path, make_body, conc, secs))
-    return Result(system, nodes, conc, ok, errors, time.monotonic() - t0, lat)
+    wall, cpu = time.monotonic() - t0, cpu_seconds(pids) - cpu0
+    return Result(system, nodes, conc, ok, errors, wall, lat, cpu)
 
 
 def bench_raftnode(nodes: int, concurrency: list[int], secs: float) -> list[Result]:
@@ -137,7 +163,10 @@ def bench_raftnode(nodes: int, concurrency: list[int], secs: float) -> list[Resu
         leader = c.wait_leader(timeout=60)
         port = c.nodes[leader].client_port
         for conc in concurrency:
-            results.append(measure("raftnode", nodes, port, "/kv", _raftnode_body, conc, secs))
+            pids = [n.proc.pid for n in c.nodes.values() if n.proc is not None]
+            results.append(
+                measure("raftnode", nodes, port, "/kv", _raftnode_body, conc, secs, pids)
+            )
             print(_row(results[-1]), flush=True)
     return results
 
@@ -201,20 +230,24 @@ def bench_etcd(concurrency: list[int], secs: float) -> list[Result]:
         try:
             port = cluster.leader_port()
             for conc in concurrency:
-                results.append(measure("etcd", 3, port, "/v3/kv/put", _etcd_body, conc, secs))
+                pids = [p.pid for p in cluster.procs]
+                results.append(measure("etcd", 3, port, "/v3/kv/put", _etcd_body, conc, secs, pids))
                 print(_row(results[-1]), flush=True)
         finally:
             cluster.close()
     return results
 
 
-HEADER = f"{'system':<9} {'nodes':>5} {'conc':>5} {'writes/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}"
+HEADER = (
+    f"{'system':<9} {'nodes':>5} {'conc':>5} {'writes/s':>10} {'p50 ms':>8} {'p99 ms':>8} "
+    f"{'errors':>7} {'cpu ms/1k':>10}"
+)
 
 
 def _row(r: Result) -> str:
     return (
         f"{r.system:<9} {r.nodes:>5} {r.concurrency:>5} {r.rate:>10.0f} "
-        f"{r.pct(0.5):>8.2f} {r.pct(0.99):>8.2f} {r.errors:>7}"
+        f"{r.pct(0.5):>8.2f} {r.pct(0.99):>8.2f} {r.errors:>7} {r.cpu_ms_per_1k:>10.0f}"
     )
 
 
@@ -230,7 +263,12 @@ def main() -> int:
         concs = [int(x) for x in args.concurrency.split(",")]
     except ValueError:
         ap.error("--nodes and --concurrency take comma-separated integers")
-    print(f"loopback, fsync on, {args.seconds:g}s per row, {os.cpu_count()} CPUs")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"loopback, fsync on, {args.seconds:g}s per row, {os.cpu_count()} CPUs, "
+        f"load average {load:.1f} at start (a shared machine makes writes/s noisy; "
+        "cpu ms/1k = server CPU per 1000 writes, all nodes together)"
+    )
     print(HEADER, flush=True)
     ours: list[Result] = []
     for n in sizes:
@@ -245,7 +283,10 @@ def main() -> int:
         for r in theirs:
             mine = next((o for o in ours if o.nodes == 3 and o.concurrency == r.concurrency), None)
             if mine and r.rate:
-                print(f"  concurrency {r.concurrency:>3}: {mine.rate / r.rate:.2f}x")
+                print(
+                    f"  concurrency {r.concurrency:>3}: {mine.rate / r.rate:.2f}x writes/s, "
+                    f"{mine.cpu_ms_per_1k / r.cpu_ms_per_1k:.2f}x CPU per write"
+                )
     med = [r for r in ours if r.nodes == 3 and r.concurrency == 64]
     if med:
         print(

@@ -171,23 +171,24 @@ def run_case(case: str, size: int, nodes: int) -> dict[str, object]:
 
         with tempfile.TemporaryDirectory(prefix="sbbench") as tmp:
             write_cluster_events(Path(tmp), size, nodes)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             result = check_events(tmp)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     else:
         import importlib
 
         module = importlib.import_module({"set": "checkers.sets"}.get(case, f"checkers.{case}"))
         ops = make_history(case, size)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = module.check(ops)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
         "case": case,
         "size": size,
         "valid": result.valid,
         "seconds": round(elapsed, 3),
+        "cpu": round(cpu, 3),
         "peak_mib": round(peak_mib),
     }
 
@@ -205,7 +206,7 @@ def main() -> None:
         print(json.dumps(run_case(args.one[0], int(args.one[1]), args.nodes)))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s]
-    print(f"{'checker':<12} {'size':>8} {'valid':>8} {'check s':>9} {'peak MiB':>9}")
+    print(f"{'checker':<12} {'size':>8} {'valid':>8} {'check s':>9} {'cpu s':>8} {'peak MiB':>9}")
     for case in args.cases.split(","):
         for size in sizes:
             done = subprocess.run(
@@ -217,7 +218,8 @@ def main() -> None:
                 continue
             row = json.loads(done.stdout)
             print(
-                f"{case:<12} {size:>8} {str(row['valid']):>8} {row['seconds']:>9} {row['peak_mib']:>9}"
+                f"{case:<12} {size:>8} {str(row['valid']):>8} {row['seconds']:>9} "
+                f"{row['cpu']:>8} {row['peak_mib']:>9}"
             )
 
 

@@ -49,6 +49,9 @@ MODEL_CANDIDATES: dict[str, tuple[str, ...]] = {
     "porcupine-kv": ("porcupine-kv",),
 }
 LIN_WORKLOADS = ("register", "kv", "append")
+# Where acknowledged writes must survive as written: counter and bank values change by
+# increments and transfers, which their own checkers bound instead.
+DURABILITY_WORKLOADS = ("register", "kv", "append", "set")
 
 
 def _client_ops(ops: Sequence[Op]) -> list[Op]:
@@ -190,7 +193,9 @@ def check_history(
         plan.append(("counter", lambda: counter.check(ops)))
     elif workload == "bank":
         plan.append(("bank", lambda: bank.check(ops)))
-    if workload == "append" or durability.final_reads(ops, paired.ops):
+    if workload in DURABILITY_WORKLOADS and (
+        workload == "append" or durability.final_reads(ops, paired.ops)
+    ):
         plan.append(("durability", lambda: durability.check(ops)))
     if events_dir is not None and has_evidence(events_dir):
         root = events_dir

@@ -17,7 +17,9 @@ from typing import Any
 
 EVENTS_FILE = "events.jsonl"
 DUMP_FILE = "dump.json"
-EVENT_KINDS = ("role", "vote", "append", "truncate", "commit", "apply", "snapshot", "start")
+EVENT_KINDS = frozenset(
+    ("role", "vote", "append", "truncate", "commit", "apply", "snapshot", "start")
+)
 # Fields an event kind needs (besides "ev"), with the type they must have.
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "role": ("role",),
@@ -36,7 +38,7 @@ class EventsError(ValueError):
     """Evidence that cannot be read at all (missing directory, unreadable dump)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Event:
     """One node event; `where` ("file:line") is what violation reports cite."""
 
@@ -115,22 +117,15 @@ def _parse_event(obj: Any, *, fallback_node: str, source: str, line: int) -> Eve
         if name not in obj:
             raise ValueError(f"{ev} event without {name!r}")
     for name in _INT_FIELDS:
-        if name in obj and (not isinstance(obj[name], int) or isinstance(obj[name], bool)):
+        value = obj.get(name)
+        if value is not None and type(value) is not int:  # bool is not an index either
             raise ValueError(f"field {name!r} must be an integer")
     term = obj.get("term", 0)
-    if not isinstance(term, int) or isinstance(term, bool):
+    if type(term) is not int:
         raise ValueError("field 'term' must be an integer")
     node = obj.get("node", fallback_node)
     t = obj.get("t", 0)
-    return Event(
-        node=str(node),
-        ev=ev,
-        term=term,
-        t=t if isinstance(t, int) else 0,
-        data=obj,
-        source=source,
-        line=line,
-    )
+    return Event(str(node), ev, term, t if type(t) is int else 0, obj, source, line)
 
 
 def iter_parse_events(

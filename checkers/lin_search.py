@@ -18,8 +18,12 @@ Our refinements, all exact:
   makes (R, I' ⊇ I, s) pointless - anything it can do, the smaller configuration can do
   by not linearizing the extra info ops. So the memo maps (floor, window, state) to the
   info sets seen, and a new configuration is pruned if one of them is a subset.
+- interchangeable info ops (same f, key, value, error) are used in invocation order.
 - the stack is a cons list of immutable frames, so the deepest partial linearization
   found can be kept by reference (for the counterexample) at O(1) cost.
+
+And one over-approximation, used only to prove invalidity (`part_steps`): a relaxed
+search in which info ops may take effect repeatedly, so used info ops need no tracking.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ class SearchOutcome:
     max_depth: int = 0
     required: int = 0
     reason: str = ""  # why "unknown"
+    note: str = ""  # how the verdict was reached, when unusual
 
 
 def _order_from(stack: Any, eop: list[int]) -> list[int]:
@@ -81,7 +86,7 @@ def search(
 
     `deadline` is a `time.monotonic()` instant and `max_configs` a memo size; past
     either the answer is "unknown" (never a guess)."""
-    runner = search_steps(ops, model)
+    runner = part_steps(ops, model)
     started = time.monotonic()
     while True:
         try:
@@ -113,11 +118,73 @@ class _Stop(Exception):
     """Thrown into a paused search to end it with an "unknown" outcome."""
 
 
-def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, SearchOutcome]:
+# Start the relaxed search next to the exact one once the exact one has explored this
+# many configurations per op (a valid history typically needs a few).
+ESCALATE_PER_OP = 16
+ESCALATE_MIN = 4096
+RELAXED_NOTE = (
+    "proved with info ops allowed to take effect more than once: an over-approximation, "
+    "so no exact linearization exists either"
+)
+
+
+def part_steps(ops: list[Operation], model: Any) -> Generator[int, None, SearchOutcome]:
+    """Check one part: the exact search, plus - once it struggles - the relaxed one
+    (`reuse_info`) interleaved with it, for models that declare `relaxable`.
+
+    Why: proving a history invalid means exhausting the search space behind the first
+    impossible op, and with open-ended info ops that space multiplies by the subsets of
+    info ops used. The relaxed search has no such subsets; if even it finds no
+    linearization, none exists. Its "valid" proves nothing and is ignored."""
+    exact = search_steps(ops, model)
+    relaxed: Generator[int, None, SearchOutcome] | None = None
+    can_relax = bool(getattr(model, "relaxable", False)) and any(op.ret is None for op in ops)
+    threshold = max(ESCALATE_MIN, ESCALATE_PER_OP * len(ops))
+    exact_configs = relaxed_configs = 0
+    while True:
+        try:
+            exact_configs = next(exact)
+        except StopIteration as done:
+            if relaxed is not None:
+                relaxed.close()
+            outcome: SearchOutcome = done.value
+            outcome.configs += relaxed_configs
+            return outcome
+        if relaxed is None and can_relax and exact_configs > threshold:
+            relaxed = search_steps(ops, model, reuse_info=True)
+        if relaxed is not None:
+            try:
+                relaxed_configs = next(relaxed)
+            except StopIteration as done:
+                relaxed, can_relax = None, False
+                if done.value.valid is False:
+                    exact.close()
+                    outcome = done.value
+                    outcome.configs += exact_configs
+                    outcome.note = RELAXED_NOTE
+                    return outcome
+        try:
+            yield exact_configs + relaxed_configs
+        except _Stop as why:
+            if relaxed is not None:
+                relaxed.close()
+            outcome = stop(exact, str(why))
+            outcome.configs += relaxed_configs
+            return outcome
+
+
+def search_steps(
+    ops: list[Operation], model: Any, *, reuse_info: bool = False
+) -> Generator[int, None, SearchOutcome]:
     """The search as a generator: it pauses every few thousand iterations, yielding the
     number of configurations explored so far, so that a scheduler can interleave many
     partitions (and stop early when one is invalid) and enforce budgets. Throwing
-    `_Stop` into it ends it with an "unknown" outcome."""
+    `_Stop` into it ends it with an "unknown" outcome.
+
+    `reuse_info` relaxes the semantics: an info op may take effect any number of times
+    after its invocation, so the memo no longer tracks which info ops were used. That
+    accepts more histories than the truth, so only its "invalid" is a verdict (see
+    `part_steps`); in exchange it is immune to the blow-up of info-op subsets."""
     n = len(ops)
     is_info = [op.ret is None for op in ops]
     n_required = n - sum(is_info)
@@ -136,31 +203,63 @@ def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, Searc
             rix[i] = r
             r += 1
 
-    # Entries 1..2n; 0 is the head sentinel, 2n+1 the tail.
-    events: list[tuple[float, int, int]] = []  # (position, 0 call / 1 return, op)
-    inf = float("inf")
+    # Two doubly linked lists over one pair of arrays. The main list holds the calls and
+    # returns of required ops in real-time order (head sentinel 0); the info list holds
+    # the calls of info ops (head sentinel `ihead`), which have no return. Keeping info
+    # calls apart means the usual scan never walks over the (possibly many, possibly
+    # never linearized) pending info ops.
+    events: list[tuple[int, int, int]] = []  # (position, 0 call / 1 return, op)
+    info_events: list[tuple[int, int]] = []
     for i, op in enumerate(ops):
-        events.append((op.call, 0, i))
-        events.append((inf if op.ret is None else op.ret, 1, i))
+        if op.ret is None:
+            info_events.append((op.call, i))
+        else:
+            events.append((op.call, 0, i))
+            events.append((op.ret, 1, i))
     events.sort()
-    size = 2 * n + 2
-    head = 0  # the tail sentinel is size - 1
+    info_events.sort()
+    n_main = len(events)
+    ihead = n_main + 2  # main: 0, entries 1..n_main, tail n_main + 1
+    size = ihead + len(info_events) + 2
+    head = 0
     nxt = list(range(1, size + 1))
     prv = list(range(-1, size - 1))
+    nxt[n_main + 1] = n_main + 1  # never followed: scans stop at a return
     is_call = [False] * size
     eop = [0] * size
+    pos = [0] * size  # event position of an entry (info limit checks)
     match = [0] * size
     call_entry = [0] * n
-    ret_entry = [0] * n
-    for e, (_, kind, i) in enumerate(events, start=1):
+    for e, (where, kind, i) in enumerate(events, start=1):
         eop[e] = i
+        pos[e] = where
         if kind == 0:
             is_call[e] = True
             call_entry[i] = e
         else:
-            ret_entry[i] = e
-    for i in range(n):
-        match[call_entry[i]] = ret_entry[i]
+            match[call_entry[i]] = e
+    for e, (where, i) in enumerate(info_events, start=ihead + 1):
+        eop[e] = i
+        pos[e] = where
+    itail = size - 1
+    pos[itail] = 1 << 62  # the info tail is never a candidate
+    # Interchangeable info ops: same f, key, value and error. Once two of them are both
+    # invoked, using the earlier-invoked one first loses nothing (swap their roles in any
+    # linearization), so an info op is a candidate only when the previous one of its
+    # class is already linearized: members of a class are used in invocation order,
+    # and configurations that differ only by which twin was used coincide in the memo.
+    before = [0] * n  # bit of the previous interchangeable info op (0: none)
+    last_of: dict[Any, int] = {}
+    for _, i in info_events:
+        op = ops[i]
+        try:
+            cls = (op.f, op.key, op.value, op.error)
+            hash(cls)
+        except TypeError:
+            continue
+        if cls in last_of:
+            before[i] = ibit[last_of[cls]]
+        last_of[cls] = i
 
     step = model.step
     state = model.init()
@@ -169,6 +268,8 @@ def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, Searc
     depth = 0
     remaining = n_required
     entry = nxt[head]
+    # 0: scanning required calls in the main list; otherwise scanning the info list,
+    # and `phase` is the first remaining return (info calls before it are candidates).
     phase = 0
     cache: dict[tuple[int, int, Any], list[int]] = {}
     configs = 0
@@ -196,18 +297,21 @@ def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, Searc
                     required=n_required,
                     reason=str(why),
                 )
-        if is_call[entry]:
-            i = eop[entry]
-            info = is_info[i]
-            if info != phase:
-                entry = nxt[entry]
+        if phase:
+            candidate = pos[entry] < pos[phase]
+            if candidate and before[eop[entry]] and not ibits & before[eop[entry]]:
+                entry = nxt[entry]  # its earlier twin goes first
                 continue
+        else:
+            candidate = is_call[entry]
+        if candidate:
+            i = eop[entry]
             ok, new_state = step(state, ops[i])
             if ok:
-                if info:
+                if phase:
                     fl = floor
                     w = window
-                    ib = ibits | ibit[i]
+                    ib = ibits if reuse_info else ibits | ibit[i]
                 else:
                     b = rix[i] - floor
                     w = window | (1 << b)
@@ -234,15 +338,16 @@ def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, Searc
                     stack = (entry, state, floor, window, ibits, phase, stack)
                     depth += 1
                     state, floor, window, ibits = new_state, fl, w, ib
-                    # lift the call and its return out of the list
-                    p, q = prv[entry], nxt[entry]
-                    nxt[p] = q
-                    prv[q] = p
-                    ret = match[entry]
-                    p, q = prv[ret], nxt[ret]
-                    nxt[p] = q
-                    prv[q] = p
-                    if not info:
+                    # lift the call (and a required op's return) out of its list
+                    if not phase or not reuse_info:
+                        p, q = prv[entry], nxt[entry]
+                        nxt[p] = q
+                        prv[q] = p
+                    if not phase:
+                        ret = match[entry]
+                        p, q = prv[ret], nxt[ret]
+                        nxt[p] = q
+                        prv[q] = p
                         remaining -= 1
                         if remaining == 0:
                             return SearchOutcome(
@@ -258,16 +363,18 @@ def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, Searc
                     continue
             entry = nxt[entry]
             continue
-        if phase == 0:
-            phase = 1  # no required op can go next: try the unknown (info) ones
-            entry = nxt[head]
+        if not phase:
+            # No required op can go next: try the unknown (info) ones invoked before
+            # the first remaining return, which is `entry`.
+            phase = entry
+            entry = nxt[ihead]
             continue
-        # Dead end: the op returning at `entry` cannot be linearized here.
+        # Dead end: the op returning at `phase` cannot be linearized here.
         if depth > best_depth:
             best_depth = depth
-            deepest = [(stack, state, eop[entry])]
+            deepest = [(stack, state, eop[phase])]
         elif depth == best_depth and len(deepest) < MAX_DEAD_ENDS:
-            blocked = eop[entry]
+            blocked = eop[phase]
             if all(b != blocked or st != state for _, st, b in deepest):
                 deepest.append((stack, state, blocked))
         if stack is None:
@@ -281,13 +388,12 @@ def search_steps(ops: list[Operation], model: Any) -> Generator[int, None, Searc
             )
         entry, state, floor, window, ibits, phase, stack = stack
         depth -= 1
-        i = eop[entry]
-        if not is_info[i]:
+        if not phase:
             remaining += 1
-        # put the call and its return back (in reverse order of lifting)
-        ret = match[entry]
-        nxt[prv[ret]] = ret
-        prv[nxt[ret]] = ret
-        nxt[prv[entry]] = entry
-        prv[nxt[entry]] = entry
+            ret = match[entry]
+            nxt[prv[ret]] = ret
+            prv[nxt[ret]] = ret
+        if not phase or not reuse_info:
+            nxt[prv[entry]] = entry
+            prv[nxt[entry]] = entry
         entry = nxt[entry]

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from typing import Any
 
 from checkers.history import Op, Operation, pair_history
 from checkers.lin_report import counterexample, counterexample_text, key_label
-from checkers.lin_search import BYTES_PER_ENTRY, SearchOutcome, search, search_steps, stop
+from checkers.lin_search import BYTES_PER_ENTRY, SearchOutcome, part_steps, search, stop
 from checkers.models import Model, get_model
 
 UNKNOWN = "unknown"
@@ -49,6 +50,7 @@ class KeyResult:
     reason: str = ""
     max_depth: int = 0
     required: int = 0
+    note: str = ""
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -63,6 +65,8 @@ class KeyResult:
             out["required"] = self.required
         if self.reason:
             out["reason"] = self.reason
+        if self.note:
+            out["note"] = self.note
         return out
 
 
@@ -107,7 +111,8 @@ class LinResult:
         if self.valid is True:
             return f"linearizable ({head})"
         if self.valid is False:
-            return f"NOT linearizable ({head})\n{self.counterexample_text}".rstrip()
+            notes = "".join(f"\n  note: {k.note}" for k in self.keys if k.valid is False and k.note)
+            return f"NOT linearizable ({head})\n{self.counterexample_text}{notes}".rstrip()
         return f"unknown: {self.reason} ({head})"
 
 
@@ -136,6 +141,7 @@ def _key_result(
         reason=outcome.reason,
         max_depth=outcome.max_depth,
         required=outcome.required,
+        note=outcome.note,
     )
 
 
@@ -147,7 +153,7 @@ def _run_serial(
 ) -> Outcomes:
     """Round-robin over the parts' searches; the first invalid one stops the rest."""
     outcomes: list[SearchOutcome | None] = [None] * len(parts)
-    runners = {i: search_steps(ops, model) for i, (_, ops) in enumerate(parts)}
+    runners = {i: part_steps(ops, model) for i, (_, ops) in enumerate(parts)}
     configs = dict.fromkeys(runners, 0)
     spent: dict[int, float] = dict.fromkeys(runners, 0.0)
     while runners:
@@ -254,6 +260,9 @@ def check(
         and len(parts) > 1
         and len(prepared) >= PARALLEL_MIN_OPS
         and "fork" in multiprocessing.get_all_start_methods()
+        # forking a process that runs other threads can deadlock the child on a lock
+        # one of them held; such callers get the (still fast) serial search
+        and threading.active_count() == 1
     )
     if parallel:
         outcomes, seconds = _run_parallel(

@@ -334,7 +334,8 @@ class RaftSafetyChecker:
         if committed:
             self.violation(
                 "state-machine-safety",
-                f"{node} removed committed entries {committed[0]}..{committed[-1]} "
+                f"{node} {'restarted without' if event.ev == 'start' else 'removed'} "
+                f"committed entries {committed[0]}..{committed[-1]} "
                 f"(its commit index was {commit}) ({event.where})",
                 nodes=[node],
                 term=event.term,
@@ -352,7 +353,7 @@ class RaftSafetyChecker:
         if uncommitted:
             self.result.warnings.append(
                 f"{event.where}: {node} restarted without entries "
-                f"{uncommitted[0]}..{uncommitted[-1]} its events had reported appended"
+                f"{uncommitted[0]}..{uncommitted[-1]} (uncommitted) that its events reported appended"
             )
 
     def _observe_dump(self, node: str, dump: NodeDump) -> None:

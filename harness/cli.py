@@ -22,3 +22,7 @@ def main() -> None:
 main.add_command(test_command, name="test")
 main.add_command(lab_group, name="lab")
 main.add_command(check_command, name="check")
+
+
+if __name__ == "__main__":
+    main()

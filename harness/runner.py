@@ -253,7 +253,11 @@ class Runner:
             kind, why = default_cluster_kind()
             self.spec.cluster = kind
             log.info("cluster kind %s", why)
-        return open_cluster(kind, nodes, ssh_hosts_file=self.spec.ssh_hosts)
+        cluster = open_cluster(kind, nodes, ssh_hosts_file=self.spec.ssh_hosts)
+        if getattr(cluster, "lab", None):
+            # `splitbrain lab down --name LAB` cleans up after a controller that died.
+            log.info("lab: %s", cluster.lab)
+        return cluster
 
     def _wait_healthy(self, ctx: TestContext, timeout: float, *, required: bool = True) -> None:
         """Poll until some node is known as leader (a deadline, not a fixed sleep)."""
@@ -422,7 +426,12 @@ class Runner:
     def _check(self, run_dir: RunDir) -> dict[str, Any]:
         self._phase("check")
         if not run_dir.history.exists():
-            results: dict[str, Any] = {"valid": "unknown", "error": "no history was recorded"}
+            results: dict[str, Any] = {
+                "valid": "unknown",
+                "workload": self.spec.workload,
+                "checkers": [],
+                "error": "no history was recorded",
+            }
         else:
             results = check_history(run_dir, self.spec)
         if not run_dir.results.exists() or "harness_error" in results:

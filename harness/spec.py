@@ -24,7 +24,7 @@ FAULT_NAMES = ("kill", "pause", "partition", "clock", "packet", "disk")
 CLUSTER_KINDS = ("netns", "local", "ssh")
 WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
 DEFAULT_NEMESIS = ("partition", "kill", "pause")
-TARGET_WORDS = ("one", "minority", "majority", "minority-third", "primaries", "all")
+TARGET_WORDS = ("one", "minority", "majority", "minority-third", "primaries", "leader", "all")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from nemeses.base import NemesisError, host_of, log
@@ -68,14 +69,27 @@ class ClockNemesis(Fault):
             host_of(ctx, node).write_file(self._file(ctx, node), offset_text(offset_ms).encode())
             self.offsets[node] = offset_ms
 
-    def observe(self, ctx: Any, node: str) -> float | None:
+    def observe(self, ctx: Any, node: str, timeout: float = 2.0) -> float | None:
         """The node's wall clock minus the controller's, in ms (None if it did not answer)."""
         before = time.time_ns()
-        probe = ctx.db.probe(node, timeout=3.0)
+        probe = ctx.db.probe(node, timeout=timeout)
         after = time.time_ns()
         if not probe.reachable or probe.clock_ns is None:
             return None
         return (probe.clock_ns - (before + after) / 2) / 1e6
+
+    def _check_all(self, ctx: Any, want: dict[str, float]) -> dict[str, float | str | None]:
+        """Check every node in parallel. A node another fault holds (paused, killed) is
+        skipped: it cannot answer, and waiting for it would delay the schedule."""
+        held = self.claims.owners
+        todo = [n for n in want if n not in held]
+        out: dict[str, float | str | None] = {n: f"skipped ({held[n]})" for n in want if n in held}
+        if todo:
+            with ThreadPoolExecutor(len(todo)) as pool:
+                out.update(
+                    zip(todo, pool.map(lambda n: self._check(ctx, n, want[n]), todo), strict=True)
+                )
+        return {n: out[n] for n in want}
 
     def _check(self, ctx: Any, node: str, want_ms: float) -> float | None:
         """Observed offset (ms); raises when a reachable node shows a different one."""
@@ -117,7 +131,7 @@ class ClockNemesis(Fault):
             self._write(ctx, node, applied[node])
         result["offsets_ms"] = applied
         if self.verify:
-            result["observed_ms"] = {n: self._check(ctx, n, applied[n]) for n in nodes}
+            result["observed_ms"] = self._check_all(ctx, applied)
         log(ctx, f"clock {mode}: {applied}")
         return with_note(result, resolved)
 
@@ -129,7 +143,7 @@ class ClockNemesis(Fault):
             self._write(ctx, node, 0.0)
         result: dict[str, Any] = {"mode": "reset", "nodes": reset}
         if self.verify:
-            result["observed_ms"] = {n: self._check(ctx, n, 0.0) for n in reset}
+            result["observed_ms"] = self._check_all(ctx, dict.fromkeys(reset, 0.0))
         return result
 
     def heal_all(self, ctx: Any) -> None:

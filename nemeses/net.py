@@ -139,8 +139,15 @@ def chain_rules(host: Host, chain: str) -> list[str]:
 
 
 def remove_chain(host: Host, chain: str) -> int:
-    """Flush and delete `chain` and its INPUT jump; returns how many rules it held."""
-    rules = len(chain_rules(host, chain))
+    """Flush and delete `chain` and its INPUT jump; returns how many rules it held.
+    No chain (or no iptables at all) means nothing to remove."""
+    try:
+        listing = host.run(["iptables", "-w", "-S", chain], check=False)
+    except HostError:
+        return 0
+    if listing.exit_code != 0:
+        return 0
+    rules = sum(1 for line in listing.stdout.splitlines() if line.startswith(f"-A {chain} "))
     host.run(["iptables", "-w", "-F", chain], check=False)
     for _ in range(10):
         if host.run(["iptables", "-w", "-D", "INPUT", "-j", chain], check=False).exit_code != 0:

@@ -47,6 +47,12 @@ def _choice(options: Sequence[str]) -> Callable[[Any, str], str]:
     return check
 
 
+def _flag(raw: Any, where: str) -> bool:
+    if not isinstance(raw, bool):
+        raise NemesisError(f"{where}: expected true or false, got {raw!r}")
+    return raw
+
+
 def _any(raw: Any, where: str) -> Any:
     return raw
 
@@ -54,7 +60,12 @@ def _any(raw: Any, where: str) -> Any:
 FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
     "kill": {"target": _any},
     "pause": {"target": _any},
-    "partition": {"topology": _choice(topology.TOPOLOGIES), "grudge": _any, "node": _any},
+    "partition": {
+        "topology": _choice(topology.TOPOLOGIES),
+        "grudge": _any,
+        "node": _any,
+        "verify": _flag,
+    },
     "clock": {
         "mode": _choice(CLOCK_MODES),
         "target": _any,

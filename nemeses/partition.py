@@ -82,7 +82,7 @@ class PartitionNemesis(Fault):
         started = time.monotonic()
         self._apply(ctx, how, grudge)
         result: dict[str, Any] = {"topology": name, "grudge": grudge, "mechanism": how}
-        if how != "hook" and self.verify:
+        if how != "hook" and self.verify and value.get("verify", True):
             result["verified"] = self._verify(ctx, grudge)
         result["apply_s"] = round(time.monotonic() - started, 3)
         if note:
@@ -132,11 +132,7 @@ class PartitionNemesis(Fault):
 
         def one(node: str) -> None:
             gone = net.remove_blackholes(hosts[node], addresses)
-            rules = (
-                net.remove_chain(hosts[node], net.PARTITION_CHAIN)
-                if self.mechanism == "iptables"
-                else 0
-            )
+            rules = net.remove_chain(hosts[node], net.PARTITION_CHAIN)
             if gone or rules:
                 removed[node] = {"routes": gone, "rules": rules}
 

@@ -163,6 +163,7 @@ async def _serve(runtime) -> int:
         return EXIT_FAIL
     await runtime.wait_stopped()
     await runtime.stop()
+    logging.getLogger("raftnode").info("node %s stopped", runtime.opts.node_id)
     return EXIT_FAIL if runtime.fatal else EXIT_OK
 
 

@@ -43,4 +43,6 @@ def print_dump(doc: dict[str, Any], out: TextIO, *, as_json: bool) -> None:
     out.write(f"entries:    {len(doc['entries'])}\n")
     for e in doc["entries"]:
         cmd = json.dumps(e["command"], sort_keys=True, separators=(",", ":"))
+        if len(cmd) > 200:  # the table is for eyes; --json has the whole command
+            cmd = cmd[:197] + "..."
         out.write(f"{e['index']:>8} t{e['term']:<5} {e['digest']}  {cmd}\n")

@@ -8,7 +8,10 @@ object with the `NodeApi` shape (the runtime; a fake in tests).
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
+from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from raftnode.core.types import ClientReply, ClientRequest
@@ -41,7 +44,9 @@ OPS = tuple(_FIELDS)
 class NodeApi(Protocol):
     """What the API needs from the node it serves."""
 
-    async def submit(self, req: ClientRequest) -> ClientReply: ...
+    def submit(self, req: ClientRequest) -> Awaitable[ClientReply]:
+        """Hand a request to the node; an asyncio.Future is served without a task per request."""
+        ...
 
     def status(self) -> dict[str, Any]: ...
 
@@ -144,13 +149,18 @@ class Api:
     def __init__(self, node: NodeApi) -> None:
         self.node = node
 
-    async def __call__(self, req: Request) -> Response:
+    def __call__(self, req: Request) -> Response | Awaitable[Response]:
         path = req.path.split("?", 1)[0]
         if path == "/kv":
             if req.method != "POST":
                 return Response(405, error_body("bad-request", "use POST /kv"))
             creq = parse_kv_request(_json_body(req), self.node.new_handle())
-            return reply_response(await self.node.submit(creq), self.node)
+            pending = self.node.submit(creq)
+            if isinstance(pending, asyncio.Future):  # the hot path: no task per request
+                out: asyncio.Future[Response] = pending.get_loop().create_future()
+                pending.add_done_callback(functools.partial(self._done, out))
+                return out
+            return self._await_reply(pending)
         if path == "/status":
             if req.method != "GET":
                 return Response(405, error_body("bad-request", "use GET /status"))
@@ -158,6 +168,19 @@ class Api:
         if path == "/admin/partition":
             return self._partition(req)
         return Response(404, error_body("bad-request", f"no route {path[:100]!r}"))
+
+    def _done(self, out: asyncio.Future[Response], pending: asyncio.Future[ClientReply]) -> None:
+        if out.done():
+            return
+        if pending.cancelled():
+            out.set_result(reply_response(ClientReply("", ok=False, error="timeout"), self.node))
+        elif pending.exception() is not None:
+            out.set_exception(pending.exception())  # type: ignore[arg-type]
+        else:
+            out.set_result(reply_response(pending.result(), self.node))
+
+    async def _await_reply(self, pending: Awaitable[ClientReply]) -> Response:
+        return reply_response(await pending, self.node)
 
     def _partition(self, req: Request) -> Response:
         if req.method == "POST":

@@ -58,7 +58,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-Handler = Callable[[Request], "Response | Awaitable[Response]"]
+Handler = Callable[[Request], Response | Awaitable[Response]]
 
 
 class HttpError(Exception):

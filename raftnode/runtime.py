@@ -1,34 +1,36 @@
 """The asyncio runtime: the only place where the I/O-free core meets clocks, disks and sockets.
 
 One event loop owns the core: inputs (peer messages, client requests, ticks) are fed into
-`NodeLogic` as they arrive, and a drain step empties its `Ready` batches in the order the core
-requires: persist (one write + one fdatasync for the whole batch) → send messages and client
-replies → append events → `advance`.
+`NodeLogic` as they arrive, and a drain step takes its `Ready` batches. For each batch the
+order the core requires holds: persist (write + fdatasync) → send the messages and replies
+that depend on it → append events → `advance`.
 
-Group commit: the persist step of a batch runs on a single disk thread while the loop keeps
-reading sockets and stepping the core; at most one batch is in flight, and no new `Ready` is
-taken until it is durable and advanced (so nothing can be sent that depends on an unsynced
-write). When the fsync returns, everything that arrived meanwhile is already in the core and
-leaves as the next batch, under one fsync. Leader appends and client replies, which depend on
-nothing in the batch being written, leave before its fsync (see `_drain`)."""
+Group commit and pipelining: persisting happens on one disk thread (`raftnode.diskwriter`),
+which writes every batch queued since its last round and then fsyncs once. The loop does not
+wait for it: it keeps reading sockets and taking new batches, and a FIFO holds each taken batch
+until it *and every batch before it* is durable; only then are its late messages sent, its
+events written and `advance` called, in order. So a leader replicates new entries while its
+previous fsync is still running, and under load the fsync rate stays flat while the writes per
+fsync grow. Leader appends and client replies, which depend on nothing unsynced, leave at
+once (see `_take`)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import itertools
 import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from raftnode.core.types import ClientReply, ClientRequest, Message, PersistentState, Ready
+from raftnode.diskwriter import DiskWriter
 from raftnode.http_api import Api
 from raftnode.httpserver import HttpServer
 from raftnode.storage import Storage
@@ -37,7 +39,9 @@ from raftnode.transport import Transport
 log = logging.getLogger("raftnode.runtime")
 
 LAZY_FLUSH_S = 0.2
-_LEADER_KINDS = frozenset({"append", "snapshot"})  # no-fsync bug: how often buffered WAL bytes reach the OS
+_LEADER_KINDS = frozenset(
+    {"append", "snapshot"}
+)  # no-fsync bug: how often buffered WAL bytes reach the OS
 
 
 @dataclass
@@ -88,22 +92,33 @@ def _addr(host_port: tuple[str, int]) -> str:
     return f"{host_port[0]}:{host_port[1]}"
 
 
+@dataclass
+class _Batch:
+    """A taken Ready whose late messages, events and advance() wait for durability."""
+
+    rd: Ready
+    late: list[Message]
+    durable: bool
+
+
 class EventLog:
     """events.jsonl: append-only, flushed per batch so a kill -9 loses nothing already sent."""
 
     def __init__(self, path: Path, node_id: str) -> None:
         self.node_id = node_id
+        self._encoder = json.JSONEncoder(separators=(",", ":"), default=str)
         self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the node
 
     def write(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
         now = time.time_ns()
+        dumps = self._encoder.encode
         lines = []
         for ev in events:
-            rec = {"t": now, "node": self.node_id}
-            rec.update((k, v) for k, v in ev.items() if k != "t")
-            lines.append(json.dumps(rec, separators=(",", ":"), default=str))
+            rec = {"t": now, "node": self.node_id, **ev}
+            rec["t"] = now  # the runtime's clock, whatever the core put there
+            lines.append(dumps(rec))
         self._f.write("\n".join(lines) + "\n")
         self._f.flush()
 
@@ -125,8 +140,8 @@ class Runtime:
         self._waiting: dict[str, asyncio.Future[ClientReply]] = {}
         self._handles = itertools.count(1)
         self._drain_scheduled = False
-        self._inflight: asyncio.Future[float] | None = None
-        self._disk: ThreadPoolExecutor | None = None
+        self._disk: DiskWriter | None = None
+        self._fifo: deque[_Batch] = deque()  # taken Readies not yet advanced, in order
         self.fatal = False
         self._tasks: list[asyncio.Task[None]] = []
         self._stopped = asyncio.Event()
@@ -141,13 +156,14 @@ class Runtime:
     def open_storage(self) -> PersistentState:
         """Open and load the data dir; raises StorageCorrupt before anything listens."""
         self.storage = Storage.open(self.opts.data_dir, fsync="no-fsync" not in self.opts.bugs)
-        if self.storage.fsync:
-            self._disk = ThreadPoolExecutor(1, thread_name_prefix="raftnode-disk")
         return self.storage.load()
 
     async def start(self) -> None:
         restored = self.open_storage() if self.storage is None else self.storage.state()
         self.logic = self.logic_factory(self.opts, restored)
+        assert self.storage is not None
+        if self.storage.fsync:  # no-fsync only fills a buffer: no thread needed
+            self._disk = DiskWriter(self.storage, asyncio.get_running_loop(), self._on_durable)
         self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
         # the core's first Ready carries its own "start" event (with last_index, commit)
         self.transport = Transport(
@@ -193,14 +209,11 @@ class Runtime:
             await self.http.close()
         if self.transport is not None:
             await self.transport.close()
-        for fut in self._waiting.values():
+        for fut in list(self._waiting.values()):
             if not fut.done():
                 fut.set_result(ClientReply(handle="", ok=False, error="timeout"))
-        if self._inflight is not None:
-            with contextlib.suppress(Exception):
-                await self._inflight
         if self._disk is not None:
-            self._disk.shutdown(wait=True)
+            await asyncio.get_running_loop().run_in_executor(None, self._disk.close)
         if self.storage is not None:
             self.storage.close()
         if self.events is not None:
@@ -215,21 +228,22 @@ class Runtime:
     def new_handle(self) -> str:
         return f"{self.opts.node_id}-{next(self._handles)}"
 
-    async def submit(self, req: ClientRequest) -> ClientReply:
+    def submit(self, req: ClientRequest) -> asyncio.Future[ClientReply]:
+        """Feed a client request to the core; the future resolves with its reply (or
+        `timeout` from a backstop timer, should the core never answer)."""
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[ClientReply] = loop.create_future()
         self._waiting[req.handle] = fut
         self.logic.submit(req)
         self._schedule_drain()
-        # The core answers `timeout` itself after request_timeout; this is only a backstop
-        # (a plain timer: wait_for would cost a task per request on the hot path).
         backstop = self.opts.request_timeout_ms / 1000 * 2 + 1
         timer = loop.call_later(backstop, _expire, fut, req.handle)
-        try:
-            return await fut
-        finally:
-            timer.cancel()
-            self._waiting.pop(req.handle, None)
+        fut.add_done_callback(functools.partial(self._forget, req.handle, timer))
+        return fut
+
+    def _forget(self, handle: str, timer: asyncio.TimerHandle, _fut: object) -> None:
+        timer.cancel()
+        self._waiting.pop(handle, None)
 
     async def _ticker(self) -> None:
         period = self.opts.tick_ms / 1000
@@ -259,70 +273,86 @@ class Runtime:
 
     def _drain(self) -> None:
         self._drain_scheduled = False
-        if self._inflight is not None or self.fatal:
-            return  # _saved() drains again once the batch on the disk thread is durable
+        if self.fatal:
+            return
         self.drains += 1
         try:
             while self.logic.has_ready():
-                rd = self.logic.ready()
-                if not (rd.hard_state or rd.entries or rd.snapshot or rd.compact_to):
-                    self._reply(rd.replies)
-                    self._finish(rd, rd.messages)
-                    continue
-                # What depends on nothing in *this* batch leaves before its fsync:
-                # - a leader's AppendEntries/InstallSnapshot (Raft thesis §10.2.1): they promise
-                #   nothing about this node's disk; the core counts the leader's own copy only
-                #   in advance(), i.e. after the fsync;
-                # - client replies: the core answers a write once it is committed (durable on a
-                #   majority, this node counted only after an earlier advance()) and a read once
-                #   applied; neither can depend on entries that are still being written.
-                # Votes, acknowledgements and everything else wait for the fsync.
-                self._reply(rd.replies)
-                early = [m for m in rd.messages if m.kind in _LEADER_KINDS]
-                late = [m for m in rd.messages if m.kind not in _LEADER_KINDS]
-                assert self.transport is not None
-                self.transport.send_many(early)
-                if self._disk is None:  # no-fsync: the save only fills a buffer; stay inline
-                    self._account(rd, self._persist(rd))
-                    self._finish(rd, late)
-                    continue
-                fut = asyncio.get_running_loop().run_in_executor(self._disk, self._persist, rd)
-                self._inflight = fut
-                fut.add_done_callback(functools.partial(self._saved, rd, late))
-                return
+                self._take(self.logic.ready())
         except Exception:
             self._die()
+
+    def _take(self, rd: Ready) -> None:
+        """Start one Ready through the pipeline.
+
+        What depends on nothing unsynced leaves at once:
+        - a leader's AppendEntries/InstallSnapshot (Raft thesis §10.2.1): they promise nothing
+          about this node's disk; the core counts the leader's own copy only in advance(),
+          i.e. once durable;
+        - client replies: the core answers a write once it is committed (durable on a majority,
+          this node counted only after advance()) and a read once applied; neither can depend
+          on entries still being written.
+        Everything else (votes, acknowledgements, forwards), the events and advance() wait until
+        this batch *and every batch taken before it* is durable: a message without entries
+        can still vouch for entries of an earlier batch (an append ack, say)."""
+        assert self.transport is not None and self.storage is not None
+        self._reply(rd.replies)
+        early = [m for m in rd.messages if m.kind in _LEADER_KINDS]
+        late = [m for m in rd.messages if m.kind not in _LEADER_KINDS] if early else rd.messages
+        self.transport.send_many(early)
+        disk = bool(rd.hard_state or rd.entries or rd.snapshot or rd.compact_to)
+        if disk:
+            self.batches += 1
+            self.saved_entries += len(rd.entries)
+        if self._disk is None:  # no-fsync: the save only fills a buffer; stay inline
+            if disk:
+                t0 = time.perf_counter()
+                if rd.hard_state is not None or rd.entries or rd.snapshot is not None:
+                    self.storage.save(rd.hard_state, rd.entries, rd.snapshot)
+                if rd.compact_to:
+                    self.storage.compact(rd.compact_to)
+                self.save_seconds += time.perf_counter() - t0
+            self._finish(rd, late)
+            return
+        batch = _Batch(rd, late, durable=not disk)
+        self._fifo.append(batch)
+        if disk:
+            self._disk.submit(rd, batch)
+        else:
+            self._complete()
+
+    def _on_durable(
+        self, batches: list[_Batch], seconds: float, error: BaseException | None
+    ) -> None:
+        """Called on the loop by the disk thread after a write round."""
+        if error is not None:
+            try:
+                raise error
+            except BaseException:
+                self._die()
+            return
+        self.save_seconds += seconds
+        for batch in batches:
+            batch.durable = True
+        try:
+            self._complete()
+        except Exception:
+            self._die()
+            return
+        self._drain()
+
+    def _complete(self) -> None:
+        """Finish, in order, every batch at the head of the FIFO that is durable."""
+        while self._fifo and self._fifo[0].durable:
+            batch = self._fifo.popleft()
+            self._finish(batch.rd, batch.late)
+        self._schedule_drain()  # advance() may have produced more output
 
     def _die(self) -> None:
         # A failure to persist must not be papered over: the node cannot keep its promises.
         log.exception("fatal error while handling a Ready batch; stopping")
         self.fatal = True
         self.request_stop()
-
-    def _persist(self, rd: Ready) -> float:
-        """The disk part of a Ready; runs on the disk thread (or inline for no-fsync)."""
-        assert self.storage is not None
-        t0 = time.perf_counter()
-        if rd.hard_state is not None or rd.entries or rd.snapshot is not None:
-            self.storage.save(rd.hard_state, rd.entries, rd.snapshot)
-        if rd.compact_to:
-            self.storage.compact(rd.compact_to)
-        return time.perf_counter() - t0
-
-    def _account(self, rd: Ready, seconds: float) -> None:
-        self.save_seconds += seconds
-        self.batches += 1
-        self.saved_entries += len(rd.entries)
-
-    def _saved(self, rd: Ready, late: list[Message], fut: asyncio.Future[float]) -> None:
-        self._inflight = None
-        try:
-            self._account(rd, fut.result())
-            self._finish(rd, late)
-        except BaseException:
-            self._die()
-            return
-        self._drain()
 
     def _finish(self, rd: Ready, late: list[Message]) -> None:
         """After the batch is durable: acknowledgements out, events down, core told."""
@@ -353,6 +383,8 @@ class Runtime:
             io={
                 "drains": self.drains,
                 "batches": self.batches,
+                "fsyncs": self._disk.fsyncs if self._disk else 0,
+                "in_flight": len(self._fifo),
                 "saved_entries": self.saved_entries,
                 "save_seconds": round(self.save_seconds, 6),
             },

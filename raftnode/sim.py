@@ -239,7 +239,8 @@ class Invariants:
     def __init__(self) -> None:
         self.leaders: dict[int, str] = {}
         self.entry_ids: dict[tuple[int, int], tuple[str, int | None]] = {}
-        self.committed: dict[int, tuple[int, str]] = {}
+        self.committed: dict[int, tuple[int, str]] = {}  # index -> (entry term, digest)
+        self.commit_term: dict[int, int] = {}  # index -> lowest term it was seen committed in
         self.applied: dict[int, str] = {}
         self.applied_by_digest: dict[str, int] = {}
         self.acked: dict[int, tuple[str, str]] = {}  # index -> (digest, handle)
@@ -296,12 +297,16 @@ class Invariants:
                     "commit-safety",
                     f"{node.id} committed {ident} at index {i}, earlier commit was {have}",
                 )
+            self.commit_term[i] = min(self.commit_term.get(i, raft.term), raft.term)
         self.seen_commit[node.id] = raft.commit
 
     def _check_completeness(self, node: NodeLogic) -> None:
+        """Entries committed in an earlier term are in the new leader's log. (A leader of
+        an older term can still be elected late, by delayed vote replies; it owes
+        nothing to commits of later terms, and can commit nothing itself.)"""
         log = node.raft.log
         for i, (term, _dig) in self.committed.items():
-            if i <= log.offset:
+            if i <= log.offset or self.commit_term[i] >= node.raft.term:
                 continue
             if log.term_at(i) != term:
                 raise InvariantViolation(
@@ -393,7 +398,7 @@ class Cluster:
 
     def heal(self) -> None:
         self.net.blocked = set()
-        for src, dst in list(self.net.held):
+        for src, dst in sorted(self.net.held):
             self.net.release(src, dst, self.now)
 
     def hold(self, src: str, dst: str) -> None:
@@ -708,7 +713,7 @@ class Nemesis:
             return
         choices = ["heal", "restart"]
         if self.crash:
-            choices += ["crash", "crash-leader"]
+            choices += ["crash", "crash-leader", "pause"]
         if self.partition:
             choices += ["isolate", "isolate-leader", "split"]
         if self.clock:
@@ -718,6 +723,10 @@ class Nemesis:
         max_down = self.max_down if self.max_down is not None else (len(cl.ids) - 1) // 2
         if what == "heal":
             cl.heal()
+            for n in cl.ids:
+                cl.resume(n)
+        elif what == "pause":
+            cl.pause(cl.leader() or rng.choice(cl.ids))
         elif what == "restart":
             for n in down:
                 cl.restart(n)

@@ -199,8 +199,9 @@ class Storage:
                     f"({parsed.reason}) followed by a valid record at offset {after}"
                 )
             log.warning(
-                "%s: cutting torn tail at offset %d (%s, %d bytes dropped)",
+                "%s: %s torn tail at offset %d (%s, %d bytes)",
                 self.wal_path,
+                "cutting" if repair else "ignoring",
                 parsed.bad_offset,
                 parsed.reason,
                 len(data) - parsed.valid_end,
@@ -315,8 +316,13 @@ class Storage:
         hard_state: HardState | None,
         entries: list[Entry],
         snapshot: Snapshot | None = None,
-    ) -> None:
+        *,
+        sync: bool = True,
+    ) -> bool:
         """Persist a Ready's durable part; with fsync on, it is on disk when this returns.
+        With `sync=False` the records are written but not synced, and the return value says
+        whether a later `sync()` is needed to make them durable (group commit across several
+        batches: the runtime's disk thread saves every queued batch, then syncs once).
 
         `entries[0].index` may be at or below the last stored index: the stored log is cut
         there first (a truncate record). A snapshot replaces the log prefix it covers.
@@ -363,9 +369,10 @@ class Storage:
                 )
         if rewrite or self._should_auto_compact(len(buf)):
             self._rewrite_wal()
-            return
+            return False
         if buf:
-            self._append(bytes(buf), sync=need_sync)
+            self._append(bytes(buf), sync=need_sync and sync)
+        return need_sync and not sync and self.fsync
 
     def _install_snapshot(self, snapshot: Snapshot) -> None:
         current = self._snapshot.index if self._snapshot else 0
@@ -435,6 +442,12 @@ class Storage:
         self._write_all(data)
         if sync:
             os.fdatasync(self._fd)  # type: ignore[arg-type]
+            self._synced = self._written
+
+    def sync(self) -> None:
+        """Make everything written so far durable (one fdatasync). No-op for no-fsync."""
+        if self.fsync and self._fd is not None and self._written > self._synced:
+            os.fdatasync(self._fd)
             self._synced = self._written
 
     def flush(self) -> None:

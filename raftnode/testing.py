@@ -86,12 +86,17 @@ class LoopbackCluster:
     nodes: dict[str, NodeProc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self._assign_ports()
+
+    def _assign_ports(self) -> None:
         ports = free_ports(2 * self.n)
         for i in range(self.n):
             name = f"n{i + 1}"
-            self.nodes[name] = NodeProc(
-                name, ports[2 * i], ports[2 * i + 1], Path(self.root) / name
-            )
+            old = self.nodes.get(name)
+            node = NodeProc(name, ports[2 * i], ports[2 * i + 1], Path(self.root) / name)
+            if old is not None:
+                node.starts, node.log_path = old.starts, old.log_path
+            self.nodes[name] = node
 
     # -- processes -------------------------------------------------------------------------
 
@@ -154,8 +159,24 @@ class LoopbackCluster:
                 self.stop(name)
 
     def __enter__(self) -> LoopbackCluster:
-        self.start()
-        return self
+        """Start every node and wait until each answers /status. A port found free can be
+        taken by someone else before the node binds it (the machine is shared): then the
+        whole cluster is restarted on fresh ports, a few times at most."""
+        for attempt in range(4):
+            self.start()
+            try:
+                for name in self.nodes:
+                    self.wait_ready(name, timeout=60)
+                return self
+            except RuntimeError as exc:
+                self.close()
+                if "Address already in use" not in str(exc) or attempt == 3:
+                    raise
+                self._assign_ports()
+            except BaseException:
+                self.close()
+                raise
+        raise AssertionError("unreachable")
 
     def __exit__(self, *exc: object) -> None:
         self.close()
@@ -169,7 +190,7 @@ class LoopbackCluster:
     def kv(self, name: str, body: dict[str, Any], *, timeout: float = 10.0) -> tuple[int, Any]:
         return http_json(self.nodes[name].client_port, "POST", "/kv", body, timeout=timeout)
 
-    def status(self, name: str, *, timeout: float = 2.0) -> dict[str, Any] | None:
+    def status(self, name: str, *, timeout: float = 5.0) -> dict[str, Any] | None:
         try:
             code, body = http_json(self.nodes[name].client_port, "GET", "/status", timeout=timeout)
         except (OSError, ValueError, http.client.HTTPException):

@@ -27,7 +27,7 @@ from pathlib import Path
 from harness.protocols import HarnessError
 
 LAB_NAME_RE = re.compile(r"^[a-z0-9]{1,12}$")
-NODE_NAME_RE = re.compile(r"^[A-Za-z0-9_]{1,16}$")
+NODE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 SUBNET_BASE = "10.77"
 HOST_OCTET = 254
 FIRST_NODE_OCTET = 11
@@ -98,7 +98,7 @@ def validate_node_names(names: list[str]) -> None:
         raise HarnessError(f"node names must be distinct: {names}")
     for name in names:
         if not NODE_NAME_RE.match(name):
-            raise HarnessError(f"node name {name!r}: use 1-16 letters, digits or _")
+            raise HarnessError(f"node name {name!r}: use 1-16 letters, digits, _ or -")
 
 
 def record_path(name: str) -> Path:

@@ -9,10 +9,12 @@ import hashlib
 import json
 from typing import Any
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
 
 def canonical_json(obj: Any) -> str:
     """JSON with sorted keys and no spaces: the one spelling every node agrees on."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+    return _CANONICAL.encode(obj)
 
 
 def command_digest(command: dict[str, Any] | None) -> str:

@@ -77,6 +77,7 @@ class _Remote:
 
     src: str
     fid: int
+    boot: str
 
 
 @dataclass
@@ -242,6 +243,7 @@ class NodeLogic:
             return
         body = {
             "fid": remote.fid,
+            "boot": remote.boot,
             "reply": {
                 "ok": reply.ok,
                 "value": reply.value,
@@ -333,8 +335,8 @@ class NodeLogic:
         self._seen_forwards[seen] = None
         if len(self._seen_forwards) > 100_000:
             self._seen_forwards.popitem(last=False)
-        handle = f"fwd/{msg.src}/{fid}"
-        self.remotes[handle] = _Remote(msg.src, fid)
+        handle = f"fwd/{msg.src}/{seen[1]}/{fid}"  # unique across the sender's restarts
+        self.remotes[handle] = _Remote(msg.src, fid, seen[1])
         extra = body.get("extra")
         try:
             req = ClientRequest(
@@ -353,7 +355,9 @@ class NodeLogic:
 
     def _on_forward_resp(self, msg: Message) -> None:
         ctx = msg.context if isinstance(msg.context, dict) else {}
-        fwd = self.forwards.pop(ctx.get("fid"), None) if isinstance(ctx.get("fid"), int) else None
+        if ctx.get("boot") != self._boot or not isinstance(ctx.get("fid"), int):
+            return  # an answer meant for an earlier incarnation of this node
+        fwd = self.forwards.pop(ctx["fid"], None)
         body = ctx.get("reply")
         if fwd is None or fwd.done or not isinstance(body, dict):
             return
@@ -412,7 +416,7 @@ class NodeLogic:
                 "apply",
                 index=entry.index,
                 entry_term=entry.term,
-                digest=command_digest(entry.command),
+                digest=raft.take_digest(entry),
             )
             prop = self.proposals.pop(entry.index, None)
             if prop is None or prop.done:

@@ -52,6 +52,7 @@ class Progress:
     ack_wall: int = 0  # leader wall time at which that heartbeat was sent
     snapshot_index: int = 0
     snapshot_sent_tick: int = 0
+    sent_commit: int = 0  # highest commit index this follower was told
 
 
 class Raft:
@@ -101,6 +102,8 @@ class Raft:
         self.dirty_from: int | None = None
         self.install: Snapshot | None = None  # from the leader: persist, restore the KV
         self.need_flush = False
+        # Digests computed at append, reused at apply (hashing is the core's hot spot).
+        self.digests: dict[tuple[int, int], str] = {}
         self.emitted_hs = HardState(hs.term, hs.voted_for, hs.commit)
 
     # ------------------------------------------------------------------ helpers
@@ -165,8 +168,17 @@ class Raft:
             return
         self._mark_dirty(entries[0].index)
         self.log.append(entries)
+        if len(self.digests) > 100_000:
+            self.digests.clear()
         for e in entries:
-            self.event("append", index=e.index, entry_term=e.term, digest=command_digest(e.command))
+            digest = command_digest(e.command)
+            self.digests[(e.index, e.term)] = digest
+            self.event("append", index=e.index, entry_term=e.term, digest=digest)
+
+    def take_digest(self, entry: Entry) -> str:
+        """The digest of an entry being applied (cached since its append)."""
+        digest = self.digests.pop((entry.index, entry.term), None)
+        return digest if digest is not None else command_digest(entry.command)
 
     def _truncate(self, index: int) -> None:
         self.event("truncate", from_index=index)
@@ -277,8 +289,27 @@ class Raft:
         """Send the batched new entries to every follower that can take them."""
         if self.role == LEADER and self.need_flush:
             for p in self.others:
+                sent = len(self.msgs)
                 self.send_append(p)
+                pr = self.progress[p]
+                if len(self.msgs) == sent and min(self.commit, pr.match) > pr.sent_commit:
+                    self._send_commit(p, pr)  # idle follower: tell it the new commit now
         self.need_flush = False
+
+    def _send_commit(self, peer: str, pr: Progress, context: int | None = None) -> None:
+        """An empty AppendEntries at the follower's match index: always accepted by a
+        healthy follower; carries the commit index and, for heartbeats, a context id."""
+        prev = min(max(pr.match, self.log.offset), self.log.last_index())
+        commit = min(self.commit, pr.match)
+        pr.sent_commit = max(pr.sent_commit, commit)
+        self.send(
+            "append",
+            peer,
+            log_index=prev,
+            log_term=self.log.term_at(prev) or 0,
+            commit=commit,
+            context=context,
+        )
 
     def send_append(self, peer: str, allow_empty: bool = False) -> None:
         pr = self.progress[peer]
@@ -302,6 +333,7 @@ class Raft:
         self.send(
             "append", peer, log_index=prev, log_term=prev_term, entries=entries, commit=self.commit
         )
+        pr.sent_commit = max(pr.sent_commit, min(self.commit, prev + len(entries)))
         if entries:
             if pr.state == REPLICATE:
                 pr.next = entries[-1].index + 1
@@ -323,17 +355,7 @@ class Raft:
         ctx = self.read_ctx
         self.ctx_sent_wall[ctx] = self.wall_ns
         for p in self.others:
-            pr = self.progress[p]
-            prev = max(pr.match, self.log.offset)
-            prev = min(prev, self.log.last_index())
-            self.send(
-                "append",
-                p,
-                log_index=prev,
-                log_term=self.log.term_at(prev) or 0,
-                commit=min(self.commit, pr.match),
-                context=ctx,
-            )
+            self._send_commit(p, self.progress[p], ctx)
         self._prune_ctx()
         return ctx
 
@@ -387,9 +409,10 @@ class Raft:
             pr.read_ack = m.context
             pr.ack_wall = max(pr.ack_wall, self.ctx_sent_wall.get(m.context, 0))
         if m.reject:
-            self._on_reject(m.src, pr, m)
-            return
-        if m.match_index > pr.match:
+            if self._on_reject(m.src, pr, m):
+                return
+            # A stale rejection (say, of a heartbeat) still shows the follower is alive.
+        elif m.match_index > pr.match:
             pr.match = m.match_index
             if pr.state == PROBE:
                 pr.state = REPLICATE
@@ -397,7 +420,7 @@ class Raft:
             pr.next = max(pr.next, pr.match + 1)
             pr.paused = False
             self.maybe_commit()
-        elif pr.state == PROBE:
+        if pr.state == PROBE and (m.context is not None or not m.reject):
             pr.paused = False
         if pr.state == SNAPSHOT:
             if pr.match >= pr.snapshot_index:
@@ -408,14 +431,15 @@ class Raft:
         if pr.match < self.log.last_index():
             self.send_append(m.src, allow_empty=m.context is not None)
 
-    def _on_reject(self, peer: str, pr: Progress, m: Message) -> None:
+    def _on_reject(self, peer: str, pr: Progress, m: Message) -> bool:
+        """Back nextIndex up after a rejection; False when the rejection was stale."""
         rejected = m.log_index
         if rejected <= pr.match:
-            return  # stale: that prefix is already known to match
+            return False  # stale: that prefix is already known to match
         if pr.state == PROBE and rejected != pr.next - 1:
-            return  # stale answer to an earlier probe
+            return False  # stale answer to an earlier probe
         if pr.state == SNAPSHOT:
-            return
+            return False
         if m.hint_term == 0:
             new_next = m.hint_index
         else:
@@ -425,6 +449,7 @@ class Raft:
         pr.state = PROBE
         pr.paused = False
         self.send_append(peer)
+        return True
 
     def _on_snapshot_resp(self, m: Message) -> None:
         pr = self.progress.get(m.src)

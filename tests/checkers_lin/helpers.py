@@ -21,8 +21,17 @@ def build(*events: tuple) -> list[Op]:
         key = rest[0] if rest else None
         error = rest[1] if len(rest) > 1 else None
         ops.append(
-            Op(type=op_type, f=f, process=process, value=value, key=key, time=n * 10,
-               index=n, error=error, line=n + 1)
+            Op(
+                type=op_type,
+                f=f,
+                process=process,
+                value=value,
+                key=key,
+                time=n * 10,
+                index=n,
+                error=error,
+                line=n + 1,
+            )
         )
     return ops
 

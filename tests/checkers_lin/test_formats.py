@@ -161,7 +161,11 @@ def test_truncated_last_line_is_dropped_with_a_warning(text):
             2,
             "unknown op type",
         ),
-        ("INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:oops\t:read\t1\n", 2, "unknown op type"),
+        (
+            "INFO  jepsen.util - 0\t:invoke\t:read\tnil\nINFO  jepsen.util - 0\t:oops\t:read\t1\n",
+            2,
+            "unknown op type",
+        ),
         (
             '{"type":"invoke","f":"read","process":0}\n{"type":"ok","f":"read","process":1}\n',
             2,
@@ -177,8 +181,16 @@ def test_truncated_last_line_is_dropped_with_a_warning(text):
             2,
             "was not completed",
         ),
-        ('{"type":"invoke","f":"read","process":0}\n{oops\n{"type":"ok","f":"read","process":0}\n', 2, "invalid JSON"),
-        ("{:process 0, :type :invoke, :f :read}\n{:process 0 :type}\n{:process 0, :type :ok, :f :read}\n", 2, "odd number"),
+        (
+            '{"type":"invoke","f":"read","process":0}\n{oops\n{"type":"ok","f":"read","process":0}\n',
+            2,
+            "invalid JSON",
+        ),
+        (
+            "{:process 0, :type :invoke, :f :read}\n{:process 0 :type}\n{:process 0, :type :ok, :f :read}\n",
+            2,
+            "odd number",
+        ),
         ("{:process 0, :type :invoke}\n", 1, "missing :f"),
     ],
 )

@@ -17,8 +17,10 @@ from .helpers import build, prepared
 
 def test_sequential_history_is_linearizable():
     ops = build(
-        ("invoke", 0, "write", 1), ("ok", 0, "write", 1),
-        ("invoke", 0, "read", None), ("ok", 0, "read", 1),
+        ("invoke", 0, "write", 1),
+        ("ok", 0, "write", 1),
+        ("invoke", 0, "read", None),
+        ("ok", 0, "read", 1),
     )
     result = check(ops, "register")
     assert result.valid is True
@@ -27,8 +29,10 @@ def test_sequential_history_is_linearizable():
 
 def test_stale_read_after_a_completed_write_is_not():
     ops = build(
-        ("invoke", 0, "write", 1), ("ok", 0, "write", 1),
-        ("invoke", 1, "read", None), ("ok", 1, "read", None),
+        ("invoke", 0, "write", 1),
+        ("ok", 0, "write", 1),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", None),
     )
     result = check(ops, "register")
     assert result.valid is False
@@ -38,7 +42,8 @@ def test_concurrent_write_may_be_seen_or_not():
     for seen in (None, 1):
         ops = build(
             ("invoke", 0, "write", 1),
-            ("invoke", 1, "read", None), ("ok", 1, "read", seen),
+            ("invoke", 1, "read", None),
+            ("ok", 1, "read", seen),
             ("ok", 0, "write", 1),
         )
         assert check(ops, "register").valid is True
@@ -46,34 +51,44 @@ def test_concurrent_write_may_be_seen_or_not():
 
 def test_info_write_may_take_effect_late():
     ops = build(
-        ("invoke", 0, "write", 1), ("info", 0, "write", 1),
-        ("invoke", 1, "read", None), ("ok", 1, "read", None),
-        ("invoke", 1, "read", None), ("ok", 1, "read", 1),
+        ("invoke", 0, "write", 1),
+        ("info", 0, "write", 1),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", None),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", 1),
     )
     assert check(ops, "register").valid is True
 
 
 def test_info_write_may_never_take_effect():
     ops = build(
-        ("invoke", 0, "write", 1), ("info", 0, "write", 1),
-        ("invoke", 1, "read", None), ("ok", 1, "read", None),
+        ("invoke", 0, "write", 1),
+        ("info", 0, "write", 1),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", None),
     )
     assert check(ops, "register").valid is True
 
 
 def test_info_write_cannot_be_undone_once_seen():
     ops = build(
-        ("invoke", 0, "write", 1), ("info", 0, "write", 1),
-        ("invoke", 1, "read", None), ("ok", 1, "read", 1),
-        ("invoke", 1, "read", None), ("ok", 1, "read", None),
+        ("invoke", 0, "write", 1),
+        ("info", 0, "write", 1),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", 1),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", None),
     )
     assert check(ops, "register").valid is False
 
 
 def test_info_op_cannot_take_effect_before_its_invocation():
     ops = build(
-        ("invoke", 1, "read", None), ("ok", 1, "read", 1),
-        ("invoke", 0, "write", 1), ("info", 0, "write", 1),
+        ("invoke", 1, "read", None),
+        ("ok", 1, "read", 1),
+        ("invoke", 0, "write", 1),
+        ("info", 0, "write", 1),
     )
     assert check(ops, "register").valid is False
 
@@ -81,14 +96,19 @@ def test_info_op_cannot_take_effect_before_its_invocation():
 def test_failed_cas_constrains_like_the_etcd_logs_need():
     # The register is 1 throughout the failed cas [1 2]: a mismatch is impossible.
     ops = build(
-        ("invoke", 0, "write", 1), ("ok", 0, "write", 1),
-        ("invoke", 1, "cas", [1, 2]), ("fail", 1, "cas", [1, 2]),
+        ("invoke", 0, "write", 1),
+        ("ok", 0, "write", 1),
+        ("invoke", 1, "cas", [1, 2]),
+        ("fail", 1, "cas", [1, 2]),
     )
     assert check(ops, "cas-register").valid is False
     # ...unless a concurrent write changed it meanwhile.
     ops = build(
-        ("invoke", 0, "write", 1), ("ok", 0, "write", 1),
-        ("invoke", 1, "cas", [1, 2]), ("invoke", 2, "write", 3), ("ok", 2, "write", 3),
+        ("invoke", 0, "write", 1),
+        ("ok", 0, "write", 1),
+        ("invoke", 1, "cas", [1, 2]),
+        ("invoke", 2, "write", 3),
+        ("ok", 2, "write", 3),
         ("fail", 1, "cas", [1, 2]),
     )
     assert check(ops, "cas-register").valid is True
@@ -96,9 +116,12 @@ def test_failed_cas_constrains_like_the_etcd_logs_need():
 
 def test_keys_are_checked_independently_and_reported_per_key():
     ops = build(
-        ("invoke", 0, "write", 1, "a"), ("ok", 0, "write", 1, "a"),
-        ("invoke", 0, "write", 5, "b"), ("ok", 0, "write", 5, "b"),
-        ("invoke", 1, "read", None, "a"), ("ok", 1, "read", 5, "a"),
+        ("invoke", 0, "write", 1, "a"),
+        ("ok", 0, "write", 1, "a"),
+        ("invoke", 0, "write", 5, "b"),
+        ("ok", 0, "write", 5, "b"),
+        ("invoke", 1, "read", None, "a"),
+        ("ok", 1, "read", 5, "a"),
     )
     result = check(ops, "kv")
     assert result.valid is False
@@ -110,10 +133,14 @@ def test_keys_are_checked_independently_and_reported_per_key():
 
 def test_counterexample_names_the_impossible_read_and_is_json():
     ops = build(
-        ("invoke", 0, "write", 1), ("ok", 0, "write", 1),
-        ("invoke", 1, "write", 2), ("invoke", 2, "read", None), ("ok", 2, "read", 2),
+        ("invoke", 0, "write", 1),
+        ("ok", 0, "write", 1),
+        ("invoke", 1, "write", 2),
+        ("invoke", 2, "read", None),
+        ("ok", 2, "read", 2),
         ("ok", 1, "write", 2),
-        ("invoke", 2, "read", None), ("ok", 2, "read", 1),
+        ("invoke", 2, "read", None),
+        ("ok", 2, "read", 1),
     )
     result = check(ops, "register")
     assert result.valid is False
@@ -199,9 +226,14 @@ def test_a_user_written_model_works():
                 return True, True
             return op.result == state, state
 
-    good = build(("invoke", 0, "read", None), ("ok", 0, "read", False),
-                 ("invoke", 0, "set", None), ("ok", 0, "set", None),
-                 ("invoke", 0, "read", None), ("ok", 0, "read", True))
+    good = build(
+        ("invoke", 0, "read", None),
+        ("ok", 0, "read", False),
+        ("invoke", 0, "set", None),
+        ("ok", 0, "set", None),
+        ("invoke", 0, "read", None),
+        ("ok", 0, "read", True),
+    )
     assert check(good, Flag()).valid is True
     bad = good[:4] + build(("invoke", 0, "read", None), ("ok", 0, "read", False))
     assert check(bad, Flag()).valid is False
@@ -210,3 +242,40 @@ def test_a_user_written_model_works():
 @pytest.mark.parametrize("model", ["set", "counter", "list-append", "porcupine-kv"])
 def test_empty_and_read_only_histories(model):
     assert check([], model).valid is True
+
+
+def _twins(reads_of_one: int):
+    """Two identical info writes of 1, then `reads_of_one` reads of 1 each after a
+    completed write of 2: each read needs its own info write to land just before it."""
+    events = [
+        ("invoke", 0, "write", 1),
+        ("info", 0, "write", 1),
+        ("invoke", 1, "write", 1),
+        ("info", 1, "write", 1),
+    ]
+    for _ in range(reads_of_one):
+        events += [
+            ("invoke", 2, "write", 2),
+            ("ok", 2, "write", 2),
+            ("invoke", 2, "read", None),
+            ("ok", 2, "read", 1),
+        ]
+    return build(*events)
+
+
+def test_identical_info_ops_can_each_be_used_once():
+    assert check(_twins(1), "register").valid is True
+    assert check(_twins(2), "register").valid is True
+    assert check(_twins(3), "register").valid is False
+
+
+def test_late_violation_among_many_info_ops_is_found_by_the_relaxed_search():
+    # Proving this invalid exactly means exploring every subset of the pending info
+    # ops; the relaxed search does not, and its "invalid" is a proof.
+    history = generate("cas-register", n_ops=1500, concurrency=8, info_rate=0.02, seed=5)
+    last_read = [i for i, op in enumerate(history) if op.type == "ok" and op.f == "read"][-1]
+    history[last_read].value = 999
+    result = check(history, "cas-register", budget_s=120)
+    assert result.valid is False
+    assert "over-approximation" in result.keys[0].note
+    assert result.counterexample["blocked"][0]["result"] == 999

@@ -47,7 +47,9 @@ def _step_all(model_name, steps):
     state = model.init()
     results = []
     for event in steps:
-        ops = build(("invoke", 0, event[1], event[2]), (event[0], 0, event[1], event[3], None, *event[4:]))
+        ops = build(
+            ("invoke", 0, event[1], event[2]), (event[0], 0, event[1], event[3], None, *event[4:])
+        )
         prep = prepared(ops, model)
         if not prep:
             results.append("dropped")
@@ -92,15 +94,31 @@ def test_etcd_kv_missing_keys_and_delete():
 
 
 def test_set_counter_list_append_and_porcupine_kv_rules():
-    assert _step_all("set", [("ok", "add", 1, 1), ("ok", "read", None, [1]), ("ok", "read", None, [])])[0] == [True, True, False]
-    assert _step_all("counter", [("ok", "add", 2, 2), ("ok", "incr", 1, 3), ("ok", "incr", 1, 9), ("ok", "read", None, 3)])[0] == [True, True, False, True]
+    assert _step_all(
+        "set", [("ok", "add", 1, 1), ("ok", "read", None, [1]), ("ok", "read", None, [])]
+    )[0] == [True, True, False]
+    assert _step_all(
+        "counter",
+        [("ok", "add", 2, 2), ("ok", "incr", 1, 3), ("ok", "incr", 1, 9), ("ok", "read", None, 3)],
+    )[0] == [True, True, False, True]
     assert _step_all(
         "list-append",
-        [("ok", "append", 1, None), ("ok", "append", 2, [1, 2]), ("ok", "append", 3, [3]), ("ok", "read", None, [1, 2])],
+        [
+            ("ok", "append", 1, None),
+            ("ok", "append", 2, [1, 2]),
+            ("ok", "append", 3, [3]),
+            ("ok", "read", None, [1, 2]),
+        ],
     )[0] == [True, True, False, True]
     assert _step_all(
         "porcupine-kv",
-        [("ok", "get", None, ""), ("ok", "append", "a", "a"), ("ok", "put", "b", "b"), ("ok", "append", "c", "c"), ("ok", "get", None, "bc")],
+        [
+            ("ok", "get", None, ""),
+            ("ok", "append", "a", "a"),
+            ("ok", "put", "b", "b"),
+            ("ok", "append", "c", "c"),
+            ("ok", "get", None, "bc"),
+        ],
     )[0] == [True, True, True, True, True]
 
 
@@ -117,8 +135,17 @@ def test_unknown_op_for_a_model_names_the_line():
 
 
 def test_registry():
-    assert {"register", "cas-register", "kv", "kv-whole", "set", "counter", "list-append",
-            "etcd-kv", "porcupine-kv"} <= set(MODELS)
+    assert {
+        "register",
+        "cas-register",
+        "kv",
+        "kv-whole",
+        "set",
+        "counter",
+        "list-append",
+        "etcd-kv",
+        "porcupine-kv",
+    } <= set(MODELS)
     for name in MODELS:
         assert get_model(name).name == name
     with pytest.raises(ValueError, match="unknown model"):
@@ -129,8 +156,10 @@ def test_registry():
 
 def test_partition_splits_by_key_except_kv_whole():
     ops = build(
-        ("invoke", 0, "write", 1, "a"), ("ok", 0, "write", 1, "a"),
-        ("invoke", 0, "write", 2, "b"), ("ok", 0, "write", 2, "b"),
+        ("invoke", 0, "write", 1, "a"),
+        ("ok", 0, "write", 1, "a"),
+        ("invoke", 0, "write", 2, "b"),
+        ("ok", 0, "write", 2, "b"),
     )
     split = get_model("kv")
     assert sorted(k for k, _ in split.partition(prepared(ops, split))) == ["a", "b"]

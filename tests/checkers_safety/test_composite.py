@@ -143,3 +143,13 @@ def test_register_workload_runs_linearizability():
     assert results["model"] == "cas-register" and results["linearizability"]["valid"] is True
     bad = History().op(0, "write", 1).op(1, "read", result=2)
     assert check_history(bad.ops, workload="register")["valid"] is False
+
+
+def test_durability_only_for_workloads_with_plain_writes():
+    h = History().op(0, "write", 10, key="a").op(0, "write", 10, key="b")
+    h.op(1, "transfer", {"from": "a", "to": "b", "amount": 4})
+    h.op(2, "read", result=6, key="a", final=True).op(2, "read", result=14, key="b", final=True)
+    results = check_history(h.ops, workload="bank")
+    assert results["checkers"] == ["stats", "errors", "bank"] and results["valid"] is True
+    h = History().op(0, "incr", 3, key="c").op(2, "read", result=3, key="c", final=True)
+    assert "durability" not in check_history(h.ops, workload="counter")["checkers"]

@@ -107,3 +107,18 @@ def test_write_concurrent_with_final_read_not_required():
     h = History().op(0, "write", 1).invoke(1, "read", final=True).invoke(0, "write", 2)
     h.complete("ok", 0, "write", 2).complete("ok", 1, "read", 1, final=True)
     assert durability.check(h.ops).valid is True
+
+
+def test_keys_changed_by_other_ops_are_not_judged():
+    """A bank account written at setup then moved by transfers, a counter, a key with
+    both puts and appends: their final values are not a register's."""
+    h = History().op(0, "write", 100, key="a").op(0, "write", 100, key="b")
+    h.op(1, "transfer", {"from": "a", "to": "b", "amount": 3})
+    h.op(0, "write", 5, key="r").op(2, "incr", 1, key="c")
+    h.op(0, "put", "x", key="s").op(0, "append", "y", key="s")
+    for key, value in (("a", 97), ("b", 103), ("c", 1), ("s", "xy"), ("r", 5)):
+        h.op(3, "read", result=value, key=key, final=True)
+    result = durability.check(h.ops)
+    assert result.valid is True, result.violations
+    assert result.details["keys_not_judged"] == ["a", "b", "c", "s"]
+    assert result.details["acknowledged_writes_checked"] == 1

@@ -169,6 +169,7 @@ def test_restart_losing_committed_entries(tmp_path):
     result = _check(log, tmp_path)
     found = _by_property(result, "state-machine-safety")
     assert len(found) == 1 and found[0]["indexes"] == [2, 3, 4]
+    assert "n3 restarted without committed entries 2..4" in found[0]["message"]
 
 
 def test_restart_losing_uncommitted_entries_only_warns(tmp_path):

@@ -62,6 +62,21 @@ def leader_of(db: RaftnodeDB, nodes: list[str], timeout: float = 30.0) -> str | 
     return found[0] if wait_for(check, timeout, interval=0.1) else None
 
 
+TRANSIENT = ("unavailable", "not-leader", "timeout")
+
+
+def until_ok(client, f: str, key, value, timeout: float = 30.0):
+    """Retry an op that failed only because leadership moved (a loaded CI machine)."""
+    deadline = time.monotonic() + timeout
+    result = client.invoke(f, key, value, 5.0)
+    while result.type == "fail" and time.monotonic() < deadline:
+        if not (result.error in TRANSIENT or str(result.error).startswith("connect")):
+            break
+        time.sleep(0.2)
+        result = client.invoke(f, key, value, 5.0)
+    return result
+
+
 @pytest.fixture(params=KINDS)
 def raft(request):
     if not _OK:
@@ -70,7 +85,7 @@ def raft(request):
     db = RaftnodeDB()
     started: list[int] = []
     try:
-        db.setup(cluster.node_specs(), {"election_ms": 300, "heartbeat_ms": 50})
+        db.setup(cluster.node_specs(), {"election_ms": 600, "heartbeat_ms": 50})
         for node in NODES:
             db.start(node)
             started.append(db.pid(node))
@@ -91,16 +106,12 @@ def test_leader_and_write_read_round_trip(raft):
     follower = next(n for n in NODES if n != leader)
     client = db.client(follower)  # followers forward to the leader
     try:
-        deadline = time.monotonic() + 30
-        result = client.invoke("write", "k", 42, 5.0)
-        while result.type != "ok" and time.monotonic() < deadline:
-            time.sleep(0.2)
-            result = client.invoke("write", "k", 42, 5.0)
-        assert result.type == "ok"
-        assert client.invoke("read", "k", None, 5.0).value == 42
-        assert client.invoke("cas", "k", [42, 43], 5.0).type == "ok"
-        assert client.invoke("cas", "k", [42, 44], 5.0).type == "fail"
-        assert db.client(leader).invoke("read", "k", None, 5.0).value == 43
+        assert until_ok(client, "write", "k", 42).type == "ok"
+        assert until_ok(client, "read", "k", None).value == 42
+        assert until_ok(client, "cas", "k", [42, 43]).type == "ok"
+        refused = until_ok(client, "cas", "k", [42, 44])
+        assert (refused.type, refused.error) == ("fail", "precondition-failed")
+        assert until_ok(db.client(leader), "read", "k", None).value == 43
     finally:
         client.close()
 
@@ -234,8 +245,8 @@ def test_raftnode_over_ssh_uploads_code_and_runs(tmp_path):
             leader = leader_of(db, NODES)
             assert leader is not None
             client = db.client(leader)
-            assert client.invoke("write", "x", 1, 5.0).type == "ok"
-            assert client.invoke("read", "x", None, 5.0).value == 1
+            assert until_ok(client, "write", "x", 1).type == "ok"
+            assert until_ok(client, "read", "x", None).value == 1
             client.close()
             pid = db.pid("n2")
             db.pause("n2")

@@ -50,7 +50,9 @@ def figure8(bugs: frozenset[str], seed: int) -> Cluster:
     """Raft figure 8 on five nodes, one entry per AppendEntries."""
     cl = Cluster(SimConfig(nodes=5, seed=seed, bugs=bugs, max_append_entries=1))
     old = _wait_leader(cl)
-    assert cl.run_until(lambda: all(n.logic and n.logic.applied >= 1 for n in cl.nodes.values()), 100)
+    assert cl.run_until(
+        lambda: all(n.logic and n.logic.applied >= 1 for n in cl.nodes.values()), 100
+    )
     b, *g = [n for n in cl.ids if n != old]
     # 1. The leader replicates A to one follower only, then crashes.
     cl.partition([[old, b], g])
@@ -71,7 +73,9 @@ def figure8(bugs: frozenset[str], seed: int) -> Cluster:
     assert cl.run_until(lambda: cl.leader() in (old, b), 400)
     lead = cl.leader()
     assert lead is not None
-    cl.run_until(lambda: cl.nodes[lead].logic is not None and cl.nodes[lead].logic.raft.commit >= 2, 100)
+    cl.run_until(
+        lambda: cl.nodes[lead].logic is not None and cl.nodes[lead].logic.raft.commit >= 2, 100
+    )
     cl.isolate(lead)
     cl.crash(lead)
     # 4. x returns; with y and z it outvotes the holders of A and overwrites index 2.
@@ -199,11 +203,14 @@ def test_targeted_schedule_breaks_invariant_only_with_bug(bug: str) -> None:
 def test_lease_read_is_safe_while_clocks_are_right() -> None:
     """lease-read goes stale because of the clock fault, not because of the pause."""
     for s in range(3):
-        assert _violation(
-            lambda b, seed: deposed_leader_read(b, seed, freeze_clock=False),
-            frozenset({"lease-read"}),
-            s,
-        ) is None
+        assert (
+            _violation(
+                lambda b, seed: deposed_leader_read(b, seed, freeze_clock=False),
+                frozenset({"lease-read"}),
+                s,
+            )
+            is None
+        )
 
 
 # ---------------------------------------------------------------- seed searches
@@ -214,7 +221,13 @@ def random_faults(bugs: frozenset[str], seed: int) -> Cluster:
 
 SEARCHED: dict[str, set[str]] = {
     "ack-before-commit": {"acknowledged-write-lost", "stale-read"},
-    "bad-truncate": {"leader-completeness", "state-machine-safety", "commit-safety", "log-matching", "acknowledged-write-lost"},
+    "bad-truncate": {
+        "leader-completeness",
+        "state-machine-safety",
+        "commit-safety",
+        "log-matching",
+        "acknowledged-write-lost",
+    },
     "dup-apply": {"duplicate-apply"},
 }
 

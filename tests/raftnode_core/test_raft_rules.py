@@ -122,7 +122,15 @@ def test_append_truncates_only_from_first_conflict():
     node = make_node(term=2, log=[(1, None), (1, W), (2, W)])
     new = {"op": "write", "key": "k", "value": 9}
     node.step(
-        msg("append", "n2", "n1", 3, log_index=1, log_term=1, entries=[Entry(1, 2, W), Entry(3, 3, new)])
+        msg(
+            "append",
+            "n2",
+            "n1",
+            3,
+            log_index=1,
+            log_term=1,
+            entries=[Entry(1, 2, W), Entry(3, 3, new)],
+        )
     )
     rd = drain(node)
     assert msgs(rd, "append_resp")[0].match_index == 3
@@ -206,16 +214,31 @@ def test_fast_backup_on_the_leader():
     term = node.raft.term
     nxt = pr.next
     # Follower has term 4 at the probed index: leader jumps to after its own last term-4 entry.
-    node.step(msg("append_resp", "n2", "n1", term, reject=True, log_index=nxt - 1, hint_index=4, hint_term=4))
+    node.step(
+        msg(
+            "append_resp",
+            "n2",
+            "n1",
+            term,
+            reject=True,
+            log_index=nxt - 1,
+            hint_index=4,
+            hint_term=4,
+        )
+    )
     rd = drain(node)
     assert pr.next == 6
     assert msgs(rd, "append", "n2")[-1].log_index == 5
     # Follower's conflicting term 2 is unknown to the leader: jump to the hint index.
-    node.step(msg("append_resp", "n2", "n1", term, reject=True, log_index=5, hint_index=2, hint_term=2))
+    node.step(
+        msg("append_resp", "n2", "n1", term, reject=True, log_index=5, hint_index=2, hint_term=2)
+    )
     drain(node)
     assert pr.next == 2
     # A stale rejection (for an index we no longer probe) is ignored.
-    node.step(msg("append_resp", "n2", "n1", term, reject=True, log_index=9, hint_index=1, hint_term=0))
+    node.step(
+        msg("append_resp", "n2", "n1", term, reject=True, log_index=9, hint_index=1, hint_term=0)
+    )
     drain(node)
     assert pr.next == 2
 
@@ -262,7 +285,9 @@ def test_install_snapshot_replaces_divergent_log():
     assert node.raft.log.last_index() == 10 and node.raft.log.last_term() == 2
     assert msgs(rd, "snapshot_resp")[0].match_index == 10
     # The next append continues after the snapshot.
-    node.step(msg("append", "n2", "n1", 2, log_index=10, log_term=2, entries=[Entry(2, 11, W)], commit=11))
+    node.step(
+        msg("append", "n2", "n1", 2, log_index=10, log_term=2, entries=[Entry(2, 11, W)], commit=11)
+    )
     drain(node)
     assert node.applied == 11 and node.kv.read("k") == 1
 
@@ -273,14 +298,32 @@ def test_leader_sends_snapshot_to_follower_behind_compaction():
     node = make_node(snapshot_every=5)
     rd = elect(node)
     for m in msgs(rd, "append", "n3"):
-        node.step(msg("append_resp", "n3", "n1", m.term, match_index=m.log_index + len(m.entries), log_index=m.log_index))
+        node.step(
+            msg(
+                "append_resp",
+                "n3",
+                "n1",
+                m.term,
+                match_index=m.log_index + len(m.entries),
+                log_index=m.log_index,
+            )
+        )
     drain(node)
     for i in range(12):
         node.submit(ClientRequest(f"h{i}", "write", "k", i))
         rd = drain(node)
         # only n3 acknowledges; n2 is silent and falls behind
         for m in msgs(rd, "append", "n3"):
-            node.step(msg("append_resp", "n3", "n1", m.term, match_index=m.log_index + len(m.entries), log_index=m.log_index))
+            node.step(
+                msg(
+                    "append_resp",
+                    "n3",
+                    "n1",
+                    m.term,
+                    match_index=m.log_index + len(m.entries),
+                    log_index=m.log_index,
+                )
+            )
         drain(node)
     assert node.raft.log.offset >= 5
     # n2 finally answers the first probe (the no-op); what follows is compacted away.
@@ -302,3 +345,28 @@ def test_check_quorum_leader_steps_down_when_cut_off():
         node.tick(0)
         drain(node)
     assert node.raft.role != "leader" and node.raft.leader is None
+
+
+def test_idle_follower_learns_new_commit_without_waiting_for_heartbeat():
+    from raftnode.core.types import ClientRequest
+
+    node = make_node(election_ticks=50, heartbeat_ticks=40)
+    rd = ack_all(node, elect(node))
+    node.submit(ClientRequest("w", "write", "k", 1))
+    rd = drain(node)
+    m = msgs(rd, "append", "n2")[0]
+    node.step(
+        msg(
+            "append_resp",
+            "n2",
+            "n1",
+            m.term,
+            match_index=m.log_index + len(m.entries),
+            log_index=m.log_index,
+        )
+    )
+    rd = drain(node)
+    assert node.raft.commit == 2
+    to_n2 = msgs(rd, "append", "n2")
+    assert [(x.commit, x.entries) for x in to_n2] == [(2, [])]
+    assert not msgs(rd, "append", "n3")  # n3 has not stored index 2: nothing to tell yet

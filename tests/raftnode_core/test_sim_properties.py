@@ -14,12 +14,22 @@ from hypothesis import strategies as st
 
 from raftnode.sim import Cluster, Nemesis, SimConfig, Workload, simulate
 
-ACTIONS = ["crash", "restart", "isolate", "split", "heal", "pause", "resume", "skew", "crash-leader"]
+ACTIONS = [
+    "crash",
+    "restart",
+    "isolate",
+    "split",
+    "heal",
+    "pause",
+    "resume",
+    "skew",
+    "crash-leader",
+]
 
 schedule = st.lists(
-    st.tuples(st.sampled_from(ACTIONS), st.integers(0, 6), st.integers(3, 60)),
+    st.tuples(st.sampled_from(ACTIONS), st.integers(0, 6), st.integers(3, 80)),
     min_size=1,
-    max_size=10,
+    max_size=14,
 )
 
 
@@ -77,7 +87,7 @@ net = st.fixed_dictionaries(
 )
 
 SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
 
 
@@ -87,28 +97,30 @@ def test_three_nodes_stay_safe(params, steps):
     run_schedule(SimConfig(nodes=3, **params), steps)
 
 
-@SETTINGS
+@settings(SETTINGS, max_examples=120)
 @given(params=net, steps=schedule)
 def test_five_nodes_stay_safe(params, steps):
     run_schedule(SimConfig(nodes=5, **params), steps)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(SETTINGS, max_examples=50)
 @given(params=net, steps=schedule)
 def test_seven_nodes_stay_safe(params, steps):
     run_schedule(SimConfig(nodes=7, **params), steps)
 
 
-@settings(max_examples=25, deadline=None, derandomize=True)
+@settings(SETTINGS, max_examples=40)
 @given(params=net, steps=schedule)
 def test_single_node_stays_safe(params, steps):
     run_schedule(SimConfig(nodes=1, **params), steps)
 
 
-@settings(max_examples=40, deadline=None, derandomize=True)
+@settings(SETTINGS, max_examples=60)
 @given(seed=st.integers(0, 2**20), nodes=st.sampled_from([3, 5]))
 def test_random_nemesis_with_clock_faults(seed, nodes):
-    cfg = SimConfig(nodes=nodes, seed=seed, drop=0.05, duplicate=0.05, max_delay=4, snapshot_every=15)
+    cfg = SimConfig(
+        nodes=nodes, seed=seed, drop=0.05, duplicate=0.05, max_delay=4, snapshot_every=15
+    )
     cl = simulate(cfg, 600, nemesis=Nemesis(every=25, clock=True))
     assert max(cl.inv.committed, default=0) > 0  # the schedule did real work
 
@@ -118,6 +130,12 @@ def test_same_seed_same_run():
     cfg = dict(nodes=5, seed=1234, drop=0.05, duplicate=0.05, max_delay=4)
     a = simulate(SimConfig(**cfg), 500, nemesis=Nemesis(every=20))
     b = simulate(SimConfig(**cfg), 500, nemesis=Nemesis(every=20))
-    trace = lambda cl: [(o.handle, o.node, o.complete, o.reply and (o.reply.ok, o.reply.error, o.reply.index)) for o in cl.history]  # noqa: E731
+
+    def trace(cl: Cluster) -> list:
+        return [
+            (o.handle, o.node, o.complete, o.reply and (o.reply.ok, o.reply.error, o.reply.index))
+            for o in cl.history
+        ]
+
     assert trace(a) == trace(b)
     assert a.inv.applied == b.inv.applied

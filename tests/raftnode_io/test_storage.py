@@ -241,3 +241,22 @@ def test_reload_equals_model(tmp_path_factory: pytest.TempPathFactory, ops) -> N
     state = _reload(path)
     assert state.entries == model
     assert state.hard_state.term == term
+
+
+def test_commit_only_change_skips_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Entries, term and vote are synced; a commit-index-only change is written unsynced
+    and becomes durable with the next sync."""
+    calls: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd))[1])
+    s = _fresh(tmp_path)
+    s.save(HardState(1, "n1", 0), _entries(1, 2, 1))
+    assert len(calls) == 1
+    s.save(HardState(1, "n1", 2), [])  # commit advanced only
+    assert len(calls) == 1
+    assert s.synced_bytes < os.path.getsize(tmp_path / "wal.log")
+    s.save(HardState(2, None, 2), [])  # new term: must be durable
+    assert len(calls) == 2
+    assert s.synced_bytes == os.path.getsize(tmp_path / "wal.log")
+    s.close()
+    assert _reload(tmp_path).hard_state == HardState(2, None, 2)

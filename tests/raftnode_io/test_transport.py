@@ -29,7 +29,9 @@ def _pair():
 
 
 def _msg(src: str, dst: str, term: int) -> Message:
-    return Message(kind="append", src=src, dst=dst, term=term, entries=[Entry(term, 1, {"op": "write"})])
+    return Message(
+        kind="append", src=src, dst=dst, term=term, entries=[Entry(term, 1, {"op": "write"})]
+    )
 
 
 def test_message_dict_equals_to_json() -> None:
