@@ -93,7 +93,7 @@ def generated(sizes: list[int], budget: float) -> None:
         f"{'configs':>9} {'peak MB':>8} {'pool':>5}"
     )
     cases = [(kind, n) for kind in ("register", "kv") for n in sizes]
-    cases += [("register-bad", min(sizes[-1], 2000)), ("kv-bad", sizes[-1])]
+    cases += [("register-bad", min(sizes[-1], 5000)), ("kv-bad", sizes[-1])]
     for kind, n_ops in cases:
         out = subprocess.run(
             [sys.executable, __file__, "--one", kind, str(n_ops), "--budget", str(budget)],

@@ -122,6 +122,10 @@ class _Stop(Exception):
 # many configurations per op (a valid history typically needs a few).
 ESCALATE_PER_OP = 16
 ESCALATE_MIN = 4096
+# Slices of the relaxed search per slice of the exact one, once both run: the exact one
+# is struggling by then, and on a valid history the relaxed one soon answers "valid"
+# and stops, so its share costs little there.
+RELAXED_SHARE = 3
 RELAXED_NOTE = (
     "proved with info ops allowed to take effect more than once: an over-approximation, "
     "so no exact linearization exists either"
@@ -152,9 +156,9 @@ def part_steps(ops: list[Operation], model: Any) -> Generator[int, None, SearchO
             return outcome
         if relaxed is None and can_relax and exact_configs > threshold:
             relaxed = search_steps(ops, model, reuse_info=True)
-        if relaxed is not None:
+        for _ in range(RELAXED_SHARE if relaxed is not None else 0):
             try:
-                relaxed_configs = next(relaxed)
+                relaxed_configs = next(relaxed)  # type: ignore[arg-type]
             except StopIteration as done:
                 relaxed, can_relax = None, False
                 if done.value.valid is False:
@@ -163,6 +167,7 @@ def part_steps(ops: list[Operation], model: Any) -> Generator[int, None, SearchO
                     outcome.configs += exact_configs
                     outcome.note = RELAXED_NOTE
                     return outcome
+                break
         try:
             yield exact_configs + relaxed_configs
         except _Stop as why:

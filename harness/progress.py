@@ -26,6 +26,8 @@ def format_faults(active: dict[str, Any]) -> str:
         return "none"
     parts = []
     for name, value in sorted(active.items()):
+        if isinstance(value, dict):  # a nemesis completion: {"nodes": [...], ...}
+            value = value.get("nodes", "")
         shown = value if isinstance(value, str) else ""
         if isinstance(value, list) and all(isinstance(v, str) for v in value):
             shown = ",".join(value)
@@ -82,7 +84,9 @@ class ProgressDisplay:
         """Not a terminal (CI logs): a plain line every PLAIN_PERIOD_S, no animation."""
         while not self._stop.wait(PLAIN_PERIOD_S):
             status = self.status()
-            self.console.print(render_status(status, self._rate(status)).plain, highlight=False)
+            line = render_status(status, self._rate(status)).plain
+            self.console.file.write(line + "\n")  # unwrapped: one line per report in CI logs
+            self.console.file.flush()
 
     def __enter__(self) -> ProgressDisplay:
         target = self._loop if self.console.is_terminal else self._plain_loop

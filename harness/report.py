@@ -34,6 +34,7 @@ class Bar:
     w: float
     color: str
     title: str
+    marked: bool = False
 
 
 @dataclass
@@ -76,8 +77,9 @@ def fault_windows(ops: list[Op], end_ns: int) -> list[tuple[str, int, int]]:
     return sorted(windows, key=lambda w: w[1])
 
 
-def timeline(ops: list[Op]) -> dict[str, Any]:
-    """Geometry for the SVG: one lane per process, bars from invoke to completion."""
+def timeline(ops: list[Op], highlight: set[int] | None = None) -> dict[str, Any]:
+    """Geometry for the SVG: one lane per process, bars from invoke to completion;
+    invocations whose index is in ``highlight`` (a counterexample) are outlined."""
     pairs = pair_ops(ops)
     end_ns = max((op.time for op in ops), default=1) or 1
     drawn = pairs[:MAX_TIMELINE_OPS]
@@ -97,6 +99,7 @@ def timeline(ops: list[Op]) -> dict[str, Any]:
                 max((stop - invoke.time) * scale, 1.0),
                 COLORS.get(kind, "#999"),
                 title,
+                invoke.index in (highlight or set()),
             )
         )
     names = sorted({w[0] for w in fault_windows(ops, end_ns)})
@@ -120,20 +123,51 @@ def timeline(ops: list[Op]) -> dict[str, Any]:
     }
 
 
-def find_counterexamples(results: dict[str, Any]) -> list[tuple[str, str]]:
-    """(checker, pretty JSON) for every counterexample-like entry in the results."""
+@dataclass
+class Counterexample:
+    """What a checker offers as evidence: the ops it could not place, and the raw data."""
+
+    checker: str
+    blocked: list[str]
+    raw: str
+    indices: set[int]
+
+
+def _describe(op: dict[str, Any]) -> str:
+    key = f" {op['key']}" if op.get("key") is not None else ""
+    value = json.dumps(op.get("value"), default=str)
+    result = f" {json.dumps(op.get('result'), default=str)}" if "result" in op else ""
+    lines = op.get("lines")
+    where = f" (lines {lines[0]}-{lines[-1]})" if isinstance(lines, list) and lines else ""
+    return (
+        f"p{op.get('process')} {op.get('f')}{key} {value} -> {op.get('status', '?')}{result}{where}"
+    )
+
+
+def find_counterexamples(results: dict[str, Any]) -> list[Counterexample]:
+    """Every counterexample-like entry in the results; the ops it blocks on are listed
+    in words and their history indices returned for highlighting in the timeline."""
     found = []
     for name in results.get("checkers", []):
         entry = results.get(name)
         if not isinstance(entry, dict):
             continue
         details = entry.get("details") or {}
-        for key in ("counterexample", "witness", "final_paths", "anomaly"):
-            if key in details:
-                found.append((name, json.dumps(details[key], indent=2, default=str)[:20_000]))
-        if entry.get("valid") is False and name == "linearizability" and not found:
+        for key in ("counterexample", "witness", "anomaly"):
+            if key not in details:
+                continue
+            data = details[key]
+            blocked = data.get("blocked", []) if isinstance(data, dict) else []
+            blocked = [b for b in blocked if isinstance(b, dict)]
             found.append(
-                (name, json.dumps(entry.get("violations", []), indent=2, default=str)[:20_000])
+                Counterexample(
+                    checker=name,
+                    blocked=[_describe(b) for b in blocked],
+                    raw=json.dumps(data, indent=1, default=str)[:20_000],
+                    indices={
+                        b["start_index"] for b in blocked if isinstance(b.get("start_index"), int)
+                    },
+                )
             )
     return found
 
@@ -197,6 +231,7 @@ def render(spec: Any, results: dict[str, Any], ops: list[Op], images: list[str])
     from checkers.result import verdict_word
 
     spec_dict = spec.to_dict() if hasattr(spec, "to_dict") else dict(spec or {})
+    counterexamples = find_counterexamples(results)
     checkers = [
         {
             "name": n,
@@ -214,8 +249,8 @@ def render(spec: Any, results: dict[str, Any], ops: list[Op], images: list[str])
             results_json=json.dumps(results, indent=2, default=str)[:200_000],
             spec=spec_dict,
             checkers=checkers,
-            timeline=timeline(ops),
-            counterexamples=find_counterexamples(results),
+            timeline=timeline(ops, set().union(*(c.indices for c in counterexamples))),
+            counterexamples=counterexamples,
             images=images,
             colors=COLORS,
         )

@@ -9,7 +9,8 @@ node logs/events into ``nodes/<n>/`` → teardown (always, in ``finally``) → c
 Ctrl-C: the first SIGINT (or :meth:`Runner.interrupt`) stops the generators, skips the
 recovery wait and the final reads, and still heals, collects logs, tears down and checks
 the history prefix; a second one also skips log collection and stops waiting for
-in-flight ops, but still heals and tears down.
+in-flight ops, but still heals and tears down. Ctrl-C during the check (the cluster is
+gone by then) abandons it: the verdict is unknown.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ log = logging.getLogger("splitbrain")
 HEALTHY_TIMEOUT_S = 60.0
 FINAL_READ_DEADLINE_S = 30.0
 JOIN_GRACE_S = 5.0
+# Faults an in-process DB (no cluster, no hosts) can take: they go through the DB itself.
+NULL_DB_FAULTS = {"kill", "pause"}
 
 
 @dataclass
@@ -105,6 +108,7 @@ class Runner:
     recorder: Recorder | None = None
     run_dir: RunDir | None = None
     interrupted: bool = False
+    slots: list[ClientSlot] = field(default_factory=list)
 
     # ------------------------------------------------------------------ control
     def interrupt(self) -> None:
@@ -176,7 +180,15 @@ class Runner:
     def _install_sigint(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return None
-        return signal.signal(signal.SIGINT, lambda signum, frame: self.interrupt())
+        return signal.signal(signal.SIGINT, self._on_sigint)
+
+    def _on_sigint(self, signum: int, frame: Any) -> None:
+        """Ctrl-C: before teardown, a graceful stop; during the check, abandon it
+        (the cluster is already gone; the verdict becomes unknown)."""
+        if self.phase in ("check", "report"):
+            self.interrupted = True
+            raise KeyboardInterrupt
+        self.interrupt()
 
     @staticmethod
     def _restore_sigint(previous: Any) -> None:
@@ -209,6 +221,7 @@ class Runner:
             self.db = db
             for node in nodes:
                 db.start(node)
+            self._log_pids(db, nodes)
             ctx = TestContext(
                 spec=spec,
                 cluster=cluster,
@@ -259,6 +272,13 @@ class Runner:
             log.info("lab: %s", cluster.lab)
         return cluster
 
+    @staticmethod
+    def _log_pids(db: DB, nodes: list[str]) -> None:
+        """Node pids in controller.log: what to look for if a teardown ever fails."""
+        pid_of = getattr(db, "pid", None)
+        if callable(pid_of):
+            log.info("node pids: %s", " ".join(f"{n}={pid_of(n)}" for n in nodes))
+
     def _wait_healthy(self, ctx: TestContext, timeout: float, *, required: bool = True) -> None:
         """Poll until some node is known as leader (a deadline, not a fixed sleep)."""
         deadline = time.monotonic() + timeout
@@ -283,6 +303,13 @@ class Runner:
             import nemeses
         except ImportError as exc:  # pragma: no cover - nemeses ships with splitbrain
             raise HarnessError(f"nemeses unavailable: {exc}") from None
+        if ctx.cluster is None:
+            hostless = sorted(set(spec.nemesis) - NULL_DB_FAULTS)
+            if hostless:
+                raise HarnessError(
+                    f"db {spec.db}: no hosts to inject {', '.join(hostless)} into "
+                    f"(only {', '.join(sorted(NULL_DB_FAULTS))}; try --nemesis kill,pause)"
+                )
         build = getattr(nemeses, "build", None)
         if build is None:
             raise HarnessError("nemeses.build is not available yet; run with --nemesis none")
@@ -366,7 +393,7 @@ class Runner:
         passes, so checkers get the settled state."""
         assert self.recorder is not None
         ops = [op for _, _, op in g.drain(final.bind(self.spec.seed or 0), [0])]
-        slots = getattr(self, "slots", None) or self._client_slots(ctx)
+        slots = self.slots or self._client_slots(ctx)
         shared = Shared(g.seq([]), self.recorder, threading.Event())
         deadline = time.monotonic() + FINAL_READ_DEADLINE_S + self.spec.op_timeout
         turn = 0
@@ -425,7 +452,7 @@ class Runner:
     # --------------------------------------------------------------- check/report
     def _check(self, run_dir: RunDir) -> dict[str, Any]:
         self._phase("check")
-        if not run_dir.history.exists():
+        if not run_dir.history.exists() or run_dir.history.stat().st_size == 0:
             results: dict[str, Any] = {
                 "valid": "unknown",
                 "workload": self.spec.workload,
@@ -433,7 +460,16 @@ class Runner:
                 "error": "no history was recorded",
             }
         else:
-            results = check_history(run_dir, self.spec)
+            try:
+                results = check_history(run_dir, self.spec)
+            except KeyboardInterrupt:
+                log.warning("check interrupted: verdict unknown")
+                results = {
+                    "valid": "unknown",
+                    "workload": self.spec.workload,
+                    "checkers": [],
+                    "error": "check interrupted by Ctrl-C",
+                }
         if not run_dir.results.exists() or "harness_error" in results:
             run_dir.results.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
         return results
@@ -444,6 +480,8 @@ class Runner:
             from harness.report import write_report
 
             write_report(run_dir.path, self.spec, results)
+        except KeyboardInterrupt:
+            log.warning("report skipped (Ctrl-C)")
         except Exception as exc:  # noqa: BLE001 - a report failure must not hide the verdict
             log.error("report: %s", exc)
 

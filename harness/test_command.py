@@ -61,6 +61,26 @@ def spec_from_cli(values: dict[str, Any], given: set[str], spec_file: str | None
         raise SpecError("command line", _flag(exc.path), str(exc).split(": ", 2)[-1]) from None
 
 
+def check_db_and_bugs(spec: TestSpec, source: str) -> None:
+    """Unknown DB or planted-bug names are spec errors, caught before anything starts."""
+    if spec.db != "null":
+        from harness.dbs.registry import available_dbs
+
+        known = available_dbs()
+        if spec.db not in known:
+            raise SpecError(
+                source, "--db", f"unknown db {spec.db!r} (available: null, {', '.join(known)})"
+            )
+    if spec.bugs and spec.db == "raftnode":
+        from raftnode.bugs import BUGS
+
+        for bug in spec.bugs:
+            if bug not in BUGS:
+                raise SpecError(
+                    source, "--bug", f"unknown bug {bug!r} (known: {', '.join(sorted(BUGS))})"
+                )
+
+
 def fail(message: str) -> None:
     click.echo(f"splitbrain test: {message}", err=True)
     sys.exit(2)
@@ -141,6 +161,7 @@ def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **va
         given.discard("bugs")
     try:
         spec = spec_from_cli(values, given, spec_file)
+        check_db_and_bugs(spec, spec_file or "command line")
     except HarnessError as exc:
         fail(str(exc))
         return

@@ -167,6 +167,19 @@ def run_nemesis(shared: Shared, invoke: NemesisCall) -> None:
         run_nemesis_op(shared.recorder, invoke, answer)
 
 
+def _guarded(body: Callable[..., None], name: str) -> Callable[..., None]:
+    """A thread body whose unexpected errors go to controller.log, not to stderr as a
+    traceback; the other workers carry on."""
+
+    def run(*args: Any) -> None:
+        try:
+            body(*args)
+        except Exception:  # noqa: BLE001 - logged with its traceback in controller.log
+            log.exception("%s crashed", name)
+
+    return run
+
+
 def start_threads(
     slots: list[ClientSlot], shared: Shared, nemesis: NemesisCall | None
 ) -> list[threading.Thread]:
@@ -174,14 +187,20 @@ def start_threads(
     in a DB call can never keep the controller alive after teardown."""
     threads = [
         threading.Thread(
-            target=run_client_slot, args=(slot, shared), name=f"worker-{slot.slot}", daemon=True
+            target=_guarded(run_client_slot, f"worker-{slot.slot}"),
+            args=(slot, shared),
+            name=f"worker-{slot.slot}",
+            daemon=True,
         )
         for slot in slots
     ]
     if nemesis is not None:
         threads.append(
             threading.Thread(
-                target=run_nemesis, args=(shared, nemesis), name="nemesis", daemon=True
+                target=_guarded(run_nemesis, "nemesis"),
+                args=(shared, nemesis),
+                name="nemesis",
+                daemon=True,
             )
         )
     for thread in threads:

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from nemeses.base import NemesisError, host_of, log, wait_until
-from nemeses.fault import Fault, _is_running, with_note
+from nemeses.fault import Fault, is_running, with_note
 
 MODES = ("truncate", "flip")
 FLIP_WINDOW = 64
@@ -61,7 +61,7 @@ class DiskNemesis(Fault):
         wal = self._wal(ctx, node, status)
         self.claims.take(self.fault, [node])
         ctx.db.kill(node)
-        if not wait_until(lambda: not _is_running(ctx, node), 15.0):
+        if not wait_until(lambda: not is_running(ctx, node), 15.0):
             raise NemesisError(f"disk {node}: the node did not stop")
         original = host.read_file(wal)
         host.write_file(wal + ".sb-orig", original)
@@ -113,12 +113,12 @@ class DiskNemesis(Fault):
             error = str(exc)
             log(ctx, f"disk {node}: start failed: {exc}")
         answered = wait_until(
-            lambda: not _is_running(ctx, node) or ctx.db.probe(node, timeout=1.0).reachable,
+            lambda: not is_running(ctx, node) or ctx.db.probe(node, timeout=1.0).reachable,
             COME_BACK_S,
         )
-        if answered and _is_running(ctx, node):
+        if answered and is_running(ctx, node):
             return "recovered", None
-        if not _is_running(ctx, node):
+        if not is_running(ctx, node):
             return "refused", error or "the node exited"
         return "unknown", error
 
@@ -128,12 +128,12 @@ class DiskNemesis(Fault):
             if outcome == "recovered":
                 left.append(node)
                 continue
-            if _is_running(ctx, node):
+            if is_running(ctx, node):
                 ctx.db.kill(node)
-                wait_until(lambda n=node: not _is_running(ctx, n), 15.0)
+                wait_until(lambda n=node: not is_running(ctx, n), 15.0)
             host_of(ctx, node).write_file(wal, original)
             ctx.db.start(node)
-            if not wait_until(lambda n=node: _is_running(ctx, n), 15.0):
+            if not wait_until(lambda n=node: is_running(ctx, n), 15.0):
                 raise NemesisError(f"disk {node}: did not start again with its original WAL")
             self._drop_backup(ctx, node, wal)
             restored.append(node)

@@ -52,7 +52,7 @@ class Fault:
 
     def running_free(self, ctx: Any) -> list[str]:
         """Nodes that are up and held by no other process-level fault."""
-        return [n for n in self.claims.free(list(ctx.nodes)) if _is_running(ctx, n)]
+        return [n for n in self.claims.free(list(ctx.nodes)) if is_running(ctx, n)]
 
     def pick(self, value: dict[str, Any], ctx: Any, available: list[str]) -> Resolved:
         return resolve(
@@ -60,7 +60,7 @@ class Fault:
         )
 
 
-def _is_running(ctx: Any, node: str) -> bool:
+def is_running(ctx: Any, node: str) -> bool:
     try:
         return bool(ctx.db.is_running(node))
     except Exception:  # noqa: BLE001 - a DB that cannot tell counts the node as down

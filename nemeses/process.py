@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from nemeses.base import NemesisError, host_of, log, wait_until
-from nemeses.fault import Fault, _is_running, node_pid, process_state, with_note
+from nemeses.fault import Fault, is_running, node_pid, process_state, with_note
 
 VERIFY_TIMEOUT_S = 15.0
 
@@ -28,7 +28,7 @@ class KillNemesis(Fault):
             pid = node_pid(ctx, node)
             self.claims.take(self.fault, [node])
             ctx.db.kill(node)
-            gone = wait_until(lambda n=node: not _is_running(ctx, n), VERIFY_TIMEOUT_S)
+            gone = wait_until(lambda n=node: not is_running(ctx, n), VERIFY_TIMEOUT_S)
             if pid is not None:
                 host = host_of(ctx, node)
                 gone = gone and wait_until(
@@ -54,20 +54,26 @@ class KillNemesis(Fault):
         own), so a crashed schedule still ends with the whole cluster up."""
         self.stop({}, ctx)
         others = set(self.claims.owners)
-        restart(ctx, [n for n in ctx.nodes if n not in others and not _is_running(ctx, n)])
+        restart(ctx, [n for n in ctx.nodes if n not in others and not is_running(ctx, n)])
 
 
 def restart(ctx: Any, nodes: list[str]) -> list[str]:
-    """db.start each node and wait until it runs; raises naming the first that does not."""
-    started = []
+    """db.start each node and wait until it runs. Every node is tried even when one
+    fails (a heal must not stop half way); then one error names all that did not."""
+    started, failed = [], []
     for node in nodes:
-        if not _is_running(ctx, node):
-            ctx.db.start(node)
-        if not wait_until(lambda n=node: _is_running(ctx, n), VERIFY_TIMEOUT_S):
-            raise NemesisError(f"restart {node}: the node did not come back")
-        started.append(node)
+        try:
+            if not is_running(ctx, node):
+                ctx.db.start(node)
+            if not wait_until(lambda n=node: is_running(ctx, n), VERIFY_TIMEOUT_S):
+                raise NemesisError("the node did not come back")
+            started.append(node)
+        except Exception as exc:  # noqa: BLE001 - collected and raised below
+            failed.append(f"{node}: {exc}")
     if started:
         log(ctx, f"restarted {started}")
+    if failed:
+        raise NemesisError("restart failed for " + "; ".join(failed))
     return started
 
 

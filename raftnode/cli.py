@@ -114,7 +114,7 @@ def options_from_args(args: argparse.Namespace):
             raise ValueError(f"--{flag.replace('_', '-')} must be positive")
     if args.heartbeat_ms >= args.election_ms:
         raise ValueError("--heartbeat-ms must be shorter than --election-ms")
-    return NodeOptions(
+    opts = NodeOptions(
         node_id=args.id,
         peers=peers,
         client=parse_addr(args.client),
@@ -127,6 +127,11 @@ def options_from_args(args: argparse.Namespace):
         request_timeout_ms=args.request_timeout_ms,
         seed=args.seed,
     )
+    try:
+        opts.node_config()
+    except ValueError as exc:  # e.g. heartbeat and election land on the same tick count
+        raise ValueError(f"timings do not fit --tick-ms {args.tick_ms}: {exc}") from exc
+    return opts
 
 
 def _dump_main(argv: list[str]) -> int:

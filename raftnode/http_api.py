@@ -130,6 +130,8 @@ def reply_response(reply: ClientReply, node: NodeApi) -> Response:
 
 
 def _message(code: str, reply: ClientReply) -> str:
+    if reply.message:  # the core's own words, when it has them
+        return reply.message
     if code == "not-leader":
         return f"not the leader; leader is {reply.leader or 'unknown'}"
     if isinstance(reply.value, str) and code == "bad-request":

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import itertools
-import json
 import logging
 import os
 import time
@@ -29,8 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from raftnode.core.types import ClientReply, ClientRequest, Message, PersistentState, Ready
+from raftnode.core.types import (
+    ClientReply,
+    ClientRequest,
+    Message,
+    NodeConfig,
+    PersistentState,
+    Ready,
+)
 from raftnode.diskwriter import DiskWriter
+from raftnode.eventlog import EventLog
 from raftnode.http_api import Api
 from raftnode.httpserver import HttpServer
 from raftnode.storage import Storage
@@ -61,9 +68,8 @@ class NodeOptions:
     seed: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
-    def node_config(self) -> Any:
-        from raftnode.core.node import NodeConfig
-
+    def node_config(self) -> NodeConfig:
+        """The core's tuning in ticks; raises ValueError if the timings do not fit together."""
         return NodeConfig(
             election_ticks=max(2, round(self.election_ms / self.tick_ms)),
             heartbeat_ticks=max(1, round(self.heartbeat_ms / self.tick_ms)),
@@ -71,6 +77,7 @@ class NodeOptions:
             request_timeout_ticks=max(1, round(self.request_timeout_ms / self.tick_ms)),
             bugs=self.bugs,
             seed=self.seed,
+            tick_ms=self.tick_ms,
         )
 
 
@@ -99,31 +106,6 @@ class _Batch:
     rd: Ready
     late: list[Message]
     durable: bool
-
-
-class EventLog:
-    """events.jsonl: append-only, flushed per batch so a kill -9 loses nothing already sent."""
-
-    def __init__(self, path: Path, node_id: str) -> None:
-        self.node_id = node_id
-        self._encoder = json.JSONEncoder(separators=(",", ":"), default=str)
-        self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115 - lives as long as the node
-
-    def write(self, events: list[dict[str, Any]]) -> None:
-        if not events:
-            return
-        now = time.time_ns()
-        dumps = self._encoder.encode
-        lines = []
-        for ev in events:
-            rec = {"t": now, "node": self.node_id, **ev}
-            rec["t"] = now  # the runtime's clock, whatever the core put there
-            lines.append(dumps(rec))
-        self._f.write("\n".join(lines) + "\n")
-        self._f.flush()
-
-    def close(self) -> None:
-        self._f.close()
 
 
 class Runtime:

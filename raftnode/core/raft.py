@@ -380,10 +380,11 @@ class Raft:
         return walls[self.quorum - 1]
 
     def _prune_ctx(self) -> None:
-        if len(self.ctx_sent_wall) > 64:
-            low = min((pr.read_ack for pr in self.progress.values()), default=self.read_ctx)
-            for c in [c for c in self.ctx_sent_wall if c < low]:
-                del self.ctx_sent_wall[c]
+        """Keep the send times of the last 256 rounds only; an answer to an older round
+        then counts as sent at time 0, which can only shorten the (bug's) lease."""
+        if len(self.ctx_sent_wall) > 512:
+            floor = self.read_ctx - 256
+            self.ctx_sent_wall = {c: w for c, w in self.ctx_sent_wall.items() if c > floor}
 
     def maybe_commit(self) -> None:
         """Advance commit to the highest index stored on a quorum — only if it is an entry

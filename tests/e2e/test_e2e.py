@@ -5,6 +5,7 @@ once `splitbrain lab down` has run."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -193,3 +194,44 @@ def test_correct_raftnode_over_ssh_is_valid(store: Path, tmp_path: Path) -> None
             *SHORT,
         )
     assert_complete_valid_run(run, 3)
+
+
+def node_pids_from_log(run_dir: Path) -> dict[str, int]:
+    found = re.search(r"node pids: (.*)", (run_dir / "controller.log").read_text())
+    assert found, "controller.log names the node pids"
+    return {n: int(p) for n, p in (item.split("=") for item in found.group(1).split())}
+
+
+@pytest.mark.parametrize("interrupts", [1, 2])
+def test_ctrl_c_heals_tears_down_and_checks_the_prefix(store: Path, interrupts: int) -> None:
+    args = ["test", "--cluster", "local", "--nodes", "3", "--time-limit", "120", "--seed", "9"]
+    args += ["--nemesis", "kill", "--nemesis-interval", "1", "--store", str(store)]
+    controller = subprocess.Popen(
+        [*CLI, *args, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        history = wait_for(lambda: next(store.glob("*/*/history.jsonl"), None), 120, "a history")
+        wait_for(lambda: history.read_text().count('"type":"ok"') >= 30, 60, "30 ok ops")
+        pids = node_pids_from_log(history.parent)
+        for _ in range(interrupts):
+            os.kill(controller.pid, signal.SIGINT)
+            time.sleep(0.2)
+        output, _ = controller.communicate(timeout=120)
+    finally:
+        if controller.poll() is None:
+            os.kill(controller.pid, signal.SIGKILL)
+            controller.wait()
+    assert "Traceback" not in output
+    assert controller.returncode == 0, output  # the prefix is valid
+    assert "interrupted" in output and "verdict: valid" in output
+    wait_for(lambda: not any(alive(pid) for pid in pids.values()), 30, "nodes to be stopped")
+    ops = read_jsonl(history).ops
+    assert ops and not any(op.extra.get("final") for op in ops if op.is_client)  # no final reads
+    stop_kill = [op for op in ops if op.process == "nemesis" and op.f == "stop-kill"]
+    assert stop_kill and stop_kill[-1].extra.get("final")  # healed after the interrupt
+    assert (history.parent / "results.json").is_file()

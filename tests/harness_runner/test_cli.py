@@ -82,13 +82,22 @@ def test_bad_spec_file_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_unknown_bug_is_caught_before_anything_starts(tmp_path: Path) -> None:
+    result = invoke(["--bug", "stale-read", "--bug", "gremlins", "--store", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--bug: unknown bug 'gremlins' (known: " in result.output
+    assert "stale-read" in result.output.split("known:")[1]
+    assert not (tmp_path / "latest").exists()
+
+
 def test_unknown_db_is_one_line_exit_2(tmp_path: Path) -> None:
     result = invoke(
         ["--db", "nosuchdb", "--nemesis", "none", "--store", str(tmp_path), "--no-progress"]
     )
     assert result.exit_code == 2
-    assert "unknown db 'nosuchdb'" in result.output
+    assert "unknown db 'nosuchdb' (available: null, raftnode" in result.output
     assert "Traceback" not in result.output
+    assert not (tmp_path / "latest").exists()  # refused before anything started
 
 
 def test_flags_override_the_file(tmp_path: Path) -> None:

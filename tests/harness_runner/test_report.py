@@ -50,12 +50,18 @@ def test_timeline_geometry() -> None:
 
 
 def test_counterexample_is_found() -> None:
+    blocked = {"process": 3, "f": "read", "key": "r", "value": None, "result": 4}
+    blocked |= {"status": "ok", "start_index": 4, "lines": [5, 6]}
     results = {
-        "checkers": ["linearizability"],
-        "linearizability": {"valid": False, "details": {"counterexample": {"op": 17}}},
+        "checkers": ["stats", "linearizability"],
+        "stats": {"valid": True},
+        "linearizability": {"valid": False, "details": {"counterexample": {"blocked": [blocked]}}},
     }
-    found = find_counterexamples(results)
-    assert found and found[0][0] == "linearizability" and '"op": 17' in found[0][1]
+    (found,) = find_counterexamples(results)
+    assert found.checker == "linearizability"
+    assert found.blocked == ["p3 read r null -> ok 4 (lines 5-6)"]
+    assert found.indices == {4}
+    assert '"result": 4' in found.raw
 
 
 def test_report_renders(tmp_path: Path) -> None:
@@ -67,12 +73,19 @@ def test_report_renders(tmp_path: Path) -> None:
             "valid": False,
             "summary": "not linearizable",
             "violations": [{"message": "read of 3 <script>"}],
-            "details": {"counterexample": ["p0 read -> 3"]},
+            "details": {
+                "counterexample": {
+                    "blocked": [
+                        {"process": 1, "f": "read", "key": "r", "status": "info", "start_index": 4}
+                    ]
+                }
+            },
         },
     }
     path = write_report(tmp_path, TestSpec(name="demo", seed=5), results)
     html = path.read_text()
-    assert "INVALID" in html and "not linearizable" in html and "p0 read -&gt; 3" in html
+    assert "INVALID" in html and "not linearizable" in html and "p1 read r null -&gt; info" in html
+    assert html.count('stroke="#000"') == 1  # the blocked op is outlined in the timeline
     assert "&lt;script&gt;" in html and "<script>" not in html  # escaped
     assert html.count("<rect") >= 5  # 3 op bars + 2 nemesis windows
     assert ">partition<" in html and ">kill<" in html

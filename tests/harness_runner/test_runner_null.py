@@ -231,3 +231,36 @@ def test_real_sigint_is_handled(tmp_path: Path) -> None:
     assert result.interrupted and elapsed < 30
     assert signal.getsignal(signal.SIGINT) is previous  # handler restored
     assert (result.run_dir / "results.json").is_file()
+
+
+def test_null_db_rejects_faults_that_need_hosts(tmp_path: Path) -> None:
+    result = Runner(null_spec(tmp_path, nemesis=["partition", "kill"])).run()
+    assert result.exit_code == 2
+    assert result.error is not None and "no hosts to inject partition" in result.error
+    assert result.results["error"] == "no history was recorded"
+
+
+def test_null_db_takes_kill_and_pause_through_the_real_nemeses(tmp_path: Path) -> None:
+    spec = null_spec(tmp_path, nemesis=["kill", "pause"], nemesis_interval=0.3, time_limit=3.0)
+    result = Runner(spec).run()
+    assert result.error is None and result.valid is True
+    ops = load_ops(result.run_dir)
+    assert_well_formed(ops)
+    fault_fs = {op.f for op in ops if op.process == "nemesis" and op.type == "info"}
+    assert fault_fs & {"start-kill", "start-pause"}
+    assert {"stop-kill", "stop-pause"} <= fault_fs  # healed at the end
+
+
+def test_ctrl_c_during_the_check_gives_unknown(tmp_path: Path, monkeypatch) -> None:
+    import harness.runner as runner_module
+
+    def interrupted_check(run_dir: Any, spec: Any) -> dict[str, Any]:
+        runner._on_sigint(signal.SIGINT, None)  # what the handler does in the check phase
+        raise AssertionError("the handler must raise")
+
+    runner = Runner(null_spec(tmp_path, time_limit=0.5))
+    monkeypatch.setattr(runner_module, "check_history", interrupted_check)
+    result = runner.run()
+    assert result.valid == "unknown" and result.exit_code == 2 and result.interrupted
+    assert result.results["error"] == "check interrupted by Ctrl-C"
+    assert json.loads((result.run_dir / "results.json").read_text())["valid"] == "unknown"

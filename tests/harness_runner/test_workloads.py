@@ -61,16 +61,7 @@ def test_final_reads_cover_every_key() -> None:
         assert {op.key for op in finals} == set(w.keys) and {op.f for op in finals} == {"read"}
 
 
-BANK_DURABILITY = pytest.mark.xfail(
-    reason="checkers.composite also runs the durability checker on bank final reads, which "
-    "reports transferred balances as values 'no write wrote' (reported to the lead)",
-    strict=False,
-)
-
-
-@pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=BANK_DURABILITY) if n == "bank" else n for n in workloads.NAMES]
-)
+@pytest.mark.parametrize("name", workloads.NAMES)
 def test_each_workload_is_valid_on_the_null_db(tmp_path: Path, name: str) -> None:
     result = Runner(null_spec(tmp_path, workload=name, time_limit=1.0)).run()
     assert result.error is None

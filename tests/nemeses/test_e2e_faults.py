@@ -122,6 +122,22 @@ def test_every_fault_against_a_correct_raftnode_is_valid(tmp_path):
     assert disk["value"]["outcome"] in ("recovered", "refused")
 
 
+@requires_faketime
+@requires_iptables
+def test_random_combined_schedule_against_a_correct_raftnode_is_valid(tmp_path):
+    faults = ["partition", "kill", "pause", "clock", "packet", "disk"]
+    spec = {"nemesis": {"faults": faults, "interval": 1.5}}
+    code, results, history = run(tmp_path, spec, seed=2)
+    assert results["valid"] is True, json.dumps(results)[:2000]
+    assert code == 0
+    done = nemesis_completions(history)
+    starts = [op for op in done if op["f"].startswith("start-") and not op.get("final")]
+    assert len(starts) >= 3
+    assert not [op for op in done if op.get("error")]
+    finals = [op["f"] for op in done if op.get("final")]
+    assert sorted(finals) == sorted(f"stop-{f}" for f in faults)
+
+
 def find_invalid(tmp_path: Path, spec: dict[str, Any], seeds: range) -> list[tuple[int, Any]]:
     """Run seeds until one is invalid; returns (seed, verdict) of every run."""
     verdicts = []
@@ -134,13 +150,27 @@ def find_invalid(tmp_path: Path, spec: dict[str, Any], seeds: range) -> list[tup
     return verdicts
 
 
+def repeated(entry: dict[str, Any], period: float = 2.5) -> dict[str, Any]:
+    return {"faults": [], "schedule": every(1.5, period, 14, entry)}
+
+
+# Fault -> the planted bug it exposes. raftnode steps a leader down by tick count
+# (check-quorum) and followers refuse votes while they hear a leader, so a deposed leader
+# has only a ~0-300 ms window of believing it leads: stale-read and lease-read need that
+# window and show in only a minority of seeds (see docs/nemeses.md), so the pairs here
+# are the ones each fault exposes reliably.
 BUG_CASES = {
     "kill/ack-before-commit": {
         "bugs": ["ack-before-commit"],
-        "nemesis": {
-            "faults": [],
-            "schedule": every(1.5, 2.5, 14, {"fault": "kill", "target": "leader", "duration": 1.0}),
-        },
+        "nemesis": repeated({"fault": "kill", "target": "leader", "duration": 1.0}),
+    },
+    "partition/follower-read": {
+        "bugs": ["follower-read"],
+        "nemesis": repeated({"fault": "partition", "topology": "one", "duration": 1.5}),
+    },
+    "pause/ack-before-commit": {
+        "bugs": ["ack-before-commit"],
+        "nemesis": repeated({"fault": "pause", "target": "leader", "duration": 1.5}, period=3),
     },
 }
 

@@ -242,3 +242,29 @@ def test_follower_read_and_stale_read_answer_locally():
     node.submit(ClientRequest("r", "read", "k"))
     rd = drain(node)
     assert reply_for(rd, "r").ok and not [m for m in msgs(rd, "append") if m.context is not None]
+
+
+def test_messages_round_trip_through_json():
+    import json
+
+    from raftnode.core.types import Message, Snapshot
+
+    m = Message(
+        kind="snapshot",
+        src="n1",
+        dst="n2",
+        term=3,
+        entries=[Entry(3, 7, {"op": "write", "key": "k", "value": [1]})],
+        snapshot=Snapshot(6, 2, {"data": {"k": 1}, "sessions": {}}, ("n1", "n2")),
+        context={"fid": 1},
+    )
+    assert Message.from_json(json.loads(json.dumps(m.to_json()))) == m
+    with pytest.raises(ValueError, match="unknown message kind"):
+        Message.from_json({**m.to_json(), "kind": "nope"})
+
+
+def test_node_config_rejects_nonsense():
+    with pytest.raises(ValueError):
+        NodeConfig(election_ticks=5, heartbeat_ticks=5)
+    with pytest.raises(ValueError):
+        NodeConfig(snapshot_every=0)

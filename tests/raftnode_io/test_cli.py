@@ -72,6 +72,10 @@ def test_list_bugs_matches_registry() -> None:
         (lambda a: a + ["--tick-ms", "0"], "positive"),
         (lambda a: a + ["--tick-ms", "ten"], "invalid int"),
         (lambda a: a + ["--heartbeat-ms", "900"], "shorter"),
+        (
+            lambda a: a + ["--tick-ms", "100", "--election-ms", "200", "--heartbeat-ms", "150"],
+            "fit",
+        ),
     ],
 )
 def test_bad_flags_exit_2(tmp_path: Path, mutate, needle) -> None:

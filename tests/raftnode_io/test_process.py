@@ -247,3 +247,10 @@ def test_without_bug_sigkill_loses_nothing(tmp_path: Path) -> None:
         c.wait_leader(timeout=60)
         for i in range(40):
             assert c.kv("n1", {"op": "read", "key": f"k{i}"})[1]["value"] == i
+
+
+def test_core_rejection_message_reaches_client(cluster: LoopbackCluster) -> None:
+    leader = cluster.wait_leader(timeout=60)
+    code, body = _kv(cluster, leader, {"op": "write", "key": "", "value": 1})  # empty key
+    assert code == 400 and body["error"] == "bad-request"
+    assert "key" in body["message"]

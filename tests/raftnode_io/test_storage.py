@@ -260,3 +260,15 @@ def test_commit_only_change_skips_fsync(tmp_path: Path, monkeypatch: pytest.Monk
     assert s.synced_bytes == os.path.getsize(tmp_path / "wal.log")
     s.close()
     assert _reload(tmp_path).hard_state == HardState(2, None, 2)
+
+
+def test_deferred_sync_for_group_commit(tmp_path: Path) -> None:
+    s = _fresh(tmp_path)
+    assert s.save(HardState(1, "n1", 0), _entries(1, 3, 1), sync=False) is True
+    assert s.save(None, _entries(4, 5, 1), sync=False) is True
+    assert s.synced_bytes == 0 < os.path.getsize(tmp_path / "wal.log")
+    s.sync()
+    assert s.synced_bytes == os.path.getsize(tmp_path / "wal.log")
+    assert s.save(HardState(1, "n1", 5), [], sync=False) is False  # commit only: no sync owed
+    s.close()
+    assert [e.index for e in _reload(tmp_path).entries] == [1, 2, 3, 4, 5]
