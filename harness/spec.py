@@ -19,12 +19,13 @@ from typing import Any
 import yaml
 
 from harness.protocols import HarnessError
+from nemeses.targets import TARGETS
 
 FAULT_NAMES = ("kill", "pause", "partition", "clock", "packet", "disk")
 CLUSTER_KINDS = ("netns", "local", "ssh")
 WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
 DEFAULT_NEMESIS = ("partition", "kill", "pause")
-TARGET_WORDS = ("one", "minority", "majority", "minority-third", "primaries", "leader", "all")
+TARGET_WORDS = TARGETS  # one list of target words, owned by the nemeses
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 

@@ -114,7 +114,7 @@ def combined_exit(codes: list[int]) -> int:
 @click.option("--nemesis-interval", type=float, help="Seconds between faults (default 10).")
 @click.option(
     "--nemesis-targets",
-    help="Comma-separated: one, minority, majority, minority-third, primaries, all, or node names.",
+    help="Comma-separated: one, minority, minority-third, majority, leader, primaries, all, or node names.",
 )
 @click.option("--nodes", type=int, help="Number of nodes n1..nN (default 5).")
 @click.option("--concurrency", type=int, help="Client worker processes (default: one per node).")

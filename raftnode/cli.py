@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from raftnode.transport import parse_addr
@@ -75,6 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=None, help="seed the core's randomness")
     p.add_argument(
+        "--disk-thread",
+        default="auto",
+        choices=["auto", "on", "off"],
+        help="fsync on a separate thread, pipelined with replication (on), or on the event "
+        "loop (off); auto = off when libfaketime is preloaded, whose broken timed waits on "
+        "the monotonic clock make CPython's GIL hand-off between threads crawl (default auto)",
+    )
+    p.add_argument(
         "--log-level",
         default="info",
         choices=["debug", "info", "warning", "error"],
@@ -93,6 +103,13 @@ def parse_peers(text: str) -> dict[str, tuple[str, int]]:
             raise ValueError(f"--peers names {name!r} twice")
         peers[name] = parse_addr(addr)
     return peers
+
+
+def disk_thread_wanted(choice: str, environ: Mapping[str, str]) -> bool:
+    """Resolve --disk-thread: `auto` avoids the thread under libfaketime (LD_PRELOAD)."""
+    if choice == "auto":
+        return "faketime" not in environ.get("LD_PRELOAD", "")
+    return choice == "on"
 
 
 def options_from_args(args: argparse.Namespace):
@@ -126,6 +143,7 @@ def options_from_args(args: argparse.Namespace):
         snapshot_every=args.snapshot_every,
         request_timeout_ms=args.request_timeout_ms,
         seed=args.seed,
+        disk_thread=disk_thread_wanted(args.disk_thread, os.environ),
     )
     try:
         opts.node_config()

@@ -66,6 +66,7 @@ class NodeOptions:
     snapshot_every: int = 1000
     request_timeout_ms: int = 3000
     seed: int | None = None
+    disk_thread: bool = True  # False: persist on the loop thread (see raftnode.cli --disk-thread)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def node_config(self) -> NodeConfig:
@@ -144,7 +145,9 @@ class Runtime:
         restored = self.open_storage() if self.storage is None else self.storage.state()
         self.logic = self.logic_factory(self.opts, restored)
         assert self.storage is not None
-        if self.storage.fsync:  # no-fsync only fills a buffer: no thread needed
+        # no-fsync only fills a buffer: no thread needed; without the disk thread each batch
+        # is written and fsynced inline before its late messages leave (same order).
+        if self.storage.fsync and self.opts.disk_thread:
             self._disk = DiskWriter(self.storage, asyncio.get_running_loop(), self._on_durable)
         self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
         # the core's first Ready carries its own "start" event (with last_index, commit)
@@ -158,12 +161,13 @@ class Runtime:
         if "no-fsync" in self.opts.bugs:
             self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
         log.info(
-            "node %s up: peers %s, client %s, data %s, bugs %s",
+            "node %s up: peers %s, client %s, data %s, bugs %s, disk %s",
             self.opts.node_id,
             _addr(self.opts.peers[self.opts.node_id]),
             _addr(self.opts.client),
             self.opts.data_dir,
             ",".join(sorted(self.opts.bugs)) or "none",
+            "thread" if self._disk else "inline",
         )
         self._schedule_drain()
 
@@ -286,7 +290,7 @@ class Runtime:
         if disk:
             self.batches += 1
             self.saved_entries += len(rd.entries)
-        if self._disk is None:  # no-fsync: the save only fills a buffer; stay inline
+        if self._disk is None:  # no-fsync or --disk-thread off: save inline
             if disk:
                 t0 = time.perf_counter()
                 if rd.hard_state is not None or rd.entries or rd.snapshot is not None:

@@ -83,6 +83,7 @@ class LoopbackCluster:
     election_ms: int = 300
     heartbeat_ms: int = 50
     extra_args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)  # added to every node's environment
     nodes: dict[str, NodeProc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,7 +135,7 @@ class LoopbackCluster:
                     stderr=log,
                     stdin=subprocess.DEVNULL,
                     cwd=REPO_ROOT,
-                    env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+                    env={**os.environ, "PYTHONPATH": str(REPO_ROOT), **self.env},
                 )
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> int | None:

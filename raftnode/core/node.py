@@ -125,7 +125,6 @@ class NodeLogic:
             self.applied = restored.snapshot.index
         self.ticks = 0
         self.wall_ns = 0
-        self.lease_ns = config.election_ticks * config.tick_ms * 1_000_000
         self.proposals: dict[int, _Proposal] = {}
         self.reads: list[_Read] = []
         self.forwards: dict[int, _Forward] = {}
@@ -289,7 +288,7 @@ class NodeLogic:
         if "stale-read" in self.bugs:
             return True
         if "lease-read" in self.bugs and self.raft.committed_in_term():
-            return self.wall_ns - self.raft.lease_start() < self.lease_ns
+            return self.wall_ns - self.raft.lease_start() < self.cfg.lease_ns
         return False
 
     def _propose(self, handle: str, cmd: dict[str, Any]) -> None:

@@ -16,7 +16,8 @@ What it implements, and why each piece is here:
 - commit only by counting replicas of a current-term entry, the leader's own copy
   counting only once persisted (`stable_index`);
 - heartbeat rounds with a context id, which ReadIndex uses to confirm leadership.
-Planted bugs touched here: figure8, forget-vote, no-uptodate-check, bad-truncate.
+Planted bugs touched here: figure8, forget-vote, no-uptodate-check, bad-truncate, and
+the check-quorum half of stale-read and lease-read.
 """
 
 from __future__ import annotations
@@ -270,9 +271,20 @@ class Raft:
             self.campaign(pre=True)
 
     def _check_quorum(self) -> None:
+        """Step down when a quorum has not been heard from for an election timeout.
+
+        The read bugs model implementations that lack this: under stale-read a leader
+        only steps down on seeing a higher term; under lease-read it holds on while its
+        wall-clock lease lasts, so a clock that jumps back keeps a deposed leader
+        serving reads."""
         active = 1 + sum(1 for pr in self.progress.values() if pr.recent_active)
         for pr in self.progress.values():
             pr.recent_active = False
+        if "stale-read" in self.bugs:
+            return
+        if "lease-read" in self.bugs:
+            if self.wall_ns - self.lease_start() < self.cfg.lease_ns:
+                return
         if active < self.quorum:
             self.become_follower(self.term, None)
 

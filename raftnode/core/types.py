@@ -8,6 +8,12 @@ into `raftnode.core.node.NodeLogic`; it hands back `Ready` batches. The runtime 
 2. only then send `ready.messages` and `ready.replies`, and write `ready.events`;
 3. call `NodeLogic.advance(ready)`.
 
+Two things may leave before step 1 finishes, because they vouch for nothing on this
+node's disk: a leader's AppendEntries/InstallSnapshot (the core counts the leader's own
+copy of an entry only after `advance`, i.e. once it is durable) and client replies (a
+write is answered once committed, which already required that). raftnode.runtime sends
+them early to pipeline replication with the fsync; the simulation keeps the plain order.
+
 Everything here is plain data that round-trips through JSON (`to_json`/`from_json`),
 which is also the wire format between peers.
 """
@@ -213,3 +219,8 @@ class NodeConfig:
                 "snapshot_every, request_timeout_ticks, max_append_entries must be >= 1"
             )
         object.__setattr__(self, "bugs", frozenset(self.bugs))
+
+    @property
+    def lease_ns(self) -> int:
+        """The lease-read bug's lease: one election timeout, in wall-clock nanoseconds."""
+        return self.election_ticks * self.tick_ms * 1_000_000

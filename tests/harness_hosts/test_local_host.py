@@ -81,13 +81,13 @@ def test_run_timeout_and_missing_program(host):
 
 def test_daemon_own_group_logs_and_pidfile(host, tmp_path):
     log, pidfile = tmp_path / "d.log", tmp_path / "d.pid"
-    code = "import os,time; print('pgid', os.getpgid(0), flush=True); time.sleep(60)"
+    code = "import os,time; print(f'pgid {os.getpgid(0)} end', flush=True); time.sleep(60)"
     pid = host.start_daemon(
         [sys.executable, "-c", code], log_path=str(log), pid_path=str(pidfile), cwd=str(tmp_path)
     )
     assert int(pidfile.read_text()) == pid
-    assert wait_for(lambda: "pgid" in log.read_text())
-    assert log.read_text().split() == ["pgid", str(pid)]  # leads its own process group
+    assert wait_for(lambda: "end" in log.read_text())
+    assert log.read_text().split() == ["pgid", str(pid), "end"]  # leads its own process group
     assert os.getpgid(pid) != os.getpgid(0)
     assert host.is_alive(pid)
 

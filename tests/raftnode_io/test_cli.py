@@ -121,3 +121,13 @@ def test_dump_json_and_text(tmp_path: Path) -> None:
     assert "term=2 voted_for=n1 commit=2" in text.stdout and '"key":"k3"' in text.stdout
     missing = _run("dump", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "not a directory" in missing.stderr
+
+
+def test_disk_thread_choice_avoids_libfaketime() -> None:
+    from raftnode.cli import disk_thread_wanted
+
+    preloaded = {"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"}
+    assert disk_thread_wanted("auto", {}) is True
+    assert disk_thread_wanted("auto", preloaded) is False
+    assert disk_thread_wanted("on", preloaded) is True
+    assert disk_thread_wanted("off", {}) is False

@@ -254,3 +254,31 @@ def test_core_rejection_message_reaches_client(cluster: LoopbackCluster) -> None
     code, body = _kv(cluster, leader, {"op": "write", "key": "", "value": 1})  # empty key
     assert code == 400 and body["error"] == "bad-request"
     assert "key" in body["message"]
+
+
+FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+
+
+@pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="needs Debian's libfaketime (faketime)")
+def test_under_libfaketime_the_node_persists_inline_and_serves(tmp_path: Path) -> None:
+    """libfaketime 0.9.10 breaks CPython's GIL hand-off between threads (timed waits on
+    the monotonic clock), so the node must not use its disk thread there."""
+    clock = tmp_path / "clock"
+    clock.write_text("+0\n")
+    env = {
+        "LD_PRELOAD": str(FAKETIME_LIB),
+        "FAKETIME_TIMESTAMP_FILE": str(clock),
+        "FAKETIME_NO_CACHE": "1",
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+    }
+    with LoopbackCluster(tmp_path / "c", n=3, env=env) as c:
+        leader = c.wait_leader(timeout=60)
+        for i in range(50):
+            assert _kv(c, leader, {"op": "write", "key": "k", "value": i})[0] == 200
+        code, body = _kv(c, _follower(c, leader), {"op": "read", "key": "k"})
+        assert code == 200 and body["value"] == 49, body
+        for name in c.nodes:
+            assert "disk inline" in c.log_text(name), c.log_text(name)[-500:]
+    with LoopbackCluster(tmp_path / "plain", n=1) as c:
+        c.wait_leader(timeout=60)
+        assert "disk thread" in c.log_text("n1")
