@@ -282,9 +282,9 @@ class Raft:
             pr.recent_active = False
         if "stale-read" in self.bugs:
             return
-        if "lease-read" in self.bugs:
-            if self.wall_ns - self.lease_start() < self.cfg.lease_ns:
-                return
+        lease_left = self.wall_ns - self.lease_start() < self.cfg.lease_ns
+        if "lease-read" in self.bugs and lease_left:
+            return
         if active < self.quorum:
             self.become_follower(self.term, None)
 
