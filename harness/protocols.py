@@ -33,6 +33,14 @@ class CommandResult:
     stdout: str
     stderr: str
 
+    def raise_for_exit(self, host: str, command: str) -> CommandResult:
+        """HostError naming the exit code and the last line of output, unless it was 0."""
+        if self.exit_code != 0:
+            lines = (self.stderr.strip() or self.stdout.strip()).splitlines()
+            last = lines[-1] if lines else ""
+            raise HostError(host, command, f"exit code {self.exit_code}: {last}".rstrip(": "))
+        return self
+
 
 @runtime_checkable
 class Host(Protocol):

@@ -26,8 +26,8 @@ from typing import Any
 import raftnode
 from harness.dbs.raftnode_client import RaftnodeClient, get_json
 from harness.protocols import HarnessError, HostError, NodeSpec, Probe
+from nemeses.clock import faketime_env
 
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 TIMING_FLAGS = {
     "tick_ms": "--tick-ms",
     "election_ms": "--election-ms",
@@ -121,12 +121,7 @@ class RaftnodeDB:
     def _env(self, rec: _Node) -> dict[str, str]:
         env = {"PYTHONPATH": rec.code_dir, "PYTHONUNBUFFERED": "1"}
         if self._options.get("faketime"):
-            env.update(
-                LD_PRELOAD=FAKETIME_LIB,
-                FAKETIME_TIMESTAMP_FILE=rec.clock_path,
-                FAKETIME_NO_CACHE="1",
-                FAKETIME_DONT_FAKE_MONOTONIC="1",
-            )
+            env.update(faketime_env(rec.clock_path))
         return env
 
     # -- lifecycle ------------------------------------------------------------------

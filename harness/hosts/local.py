@@ -91,13 +91,7 @@ class LocalHost:
             proc.stdout.decode(errors="replace"),
             proc.stderr.decode(errors="replace"),
         )
-        if check and result.exit_code != 0:
-            detail = (result.stderr.strip() or result.stdout.strip()).splitlines()
-            last = detail[-1] if detail else ""
-            raise HostError(
-                self.name, command, f"exit code {result.exit_code}: {last}".rstrip(": ")
-            )
-        return result
+        return result.raise_for_exit(self.name, command) if check else result
 
     # -- daemons --------------------------------------------------------------------
     def start_daemon(

@@ -205,13 +205,7 @@ class SshHost:
             raise HostError(self.name, "(empty command)", "no argv given")
         describe = shlex.join(str(a) for a in argv)
         result = self._exec(_env_prefix(env) + _quote_argv(argv), describe, timeout, input)
-        if check and result.exit_code != 0:
-            lines = (result.stderr.strip() or result.stdout.strip()).splitlines()
-            last = lines[-1] if lines else ""
-            raise HostError(
-                self.name, describe, f"exit code {result.exit_code}: {last}".rstrip(": ")
-            )
-        return result
+        return result.raise_for_exit(self.name, describe) if check else result
 
     def start_daemon(
         self,

@@ -213,18 +213,17 @@ def test_accepts_already_paired_operations_and_does_not_mutate_them():
     assert isinstance(paired[0], Operation) and paired[0].value == [1, 2]
 
 
-def test_a_user_written_model_works():
-    class Flag(Model):
-        name = "flag"
-        ops = frozenset({"set", "read"})
+def test_the_documented_user_model_works():
+    """The `Flag` example in checkers.models' docstring, run as written."""
+    import textwrap
 
-        def init(self):
-            return False
+    import checkers.models
 
-        def step(self, state, op):
-            if op.f == "set":
-                return True, True
-            return op.result == state, state
+    doc = checkers.models.__doc__
+    example = doc[doc.index("    class Flag(Model):") : doc.index("States must")]
+    namespace: dict = {"Model": Model}
+    exec(textwrap.dedent(example), namespace)
+    Flag = namespace["Flag"]
 
     good = build(
         ("invoke", 0, "read", None),

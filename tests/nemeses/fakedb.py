@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from harness.protocols import HostError, Probe
+from nemeses.clock import faketime_env
 
 STUB = str(Path(__file__).with_name("stubnode.py"))
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 
 
 def free_port() -> int:
@@ -57,12 +57,7 @@ class StubDB:
             return
         env = {"PYTHONUNBUFFERED": "1"}
         if self.faketime:
-            env.update(
-                LD_PRELOAD=FAKETIME_LIB,
-                FAKETIME_TIMESTAMP_FILE=self.clock_file(node) or "",
-                FAKETIME_NO_CACHE="1",
-                FAKETIME_DONT_FAKE_MONOTONIC="1",
-            )
+            env.update(faketime_env(self.clock_file(node) or ""))
         host = self.hosts[node]
         argv = [
             sys.executable,

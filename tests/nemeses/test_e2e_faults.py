@@ -18,12 +18,11 @@ from typing import Any
 import pytest
 import yaml
 
+from nemeses.clock import FAKETIME_LIB
 from tests.conftest import requires_command, requires_netns
 
 pytestmark = [pytest.mark.slow, requires_netns, pytest.mark.root]
-requires_faketime = requires_command(
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "faketime"
-)
+requires_faketime = requires_command(FAKETIME_LIB, "faketime")
 requires_iptables = requires_command("iptables", "iptables")
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,14 +11,12 @@ import pytest
 
 from nemeses import make_fault
 from nemeses.base import Claims, NemesisError
-from nemeses.clock import ClockNemesis
+from nemeses.clock import FAKETIME_LIB, ClockNemesis
 from tests.conftest import requires_command
 
 pytestmark = pytest.mark.process
 
-requires_faketime = requires_command(
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "faketime"
-)
+requires_faketime = requires_command(FAKETIME_LIB, "faketime")
 
 
 def test_kill_leader_then_restart(local_ctx):
