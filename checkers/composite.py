@@ -206,7 +206,8 @@ def check_history(
         "model": model,
         "checkers": [],
         "history": {"source": source, "ops": len(ops), "client_ops": len(paired.ops)},
-        "warnings": list(warnings) + list(paired.warnings),
+        # readers may already carry the pairing warnings: say each once
+        "warnings": list(dict.fromkeys([*warnings, *paired.warnings])),
         "timing_s": {},
     }
     verdicts = []

@@ -48,6 +48,20 @@ def test_unknown_verdict_exits_2(tmp_path):
     assert result.exit_code == 2 and "verdict: unknown" in result.output
 
 
+def test_truncated_tail_is_dropped_and_each_warning_said_once(tmp_path):
+    path = tmp_path / "h.jsonl"
+    path.write_text(
+        '{"index":0,"time":1,"process":0,"type":"invoke","f":"write","key":"r","value":1}\n'
+        '{"index":1,"time":2,"process":0,"type":"ok","f":"write","key":"r","value":1}\n'
+        '{"index":2,"time":3,"process":1,"type":"invoke","f":"read","key":"r","value":null}\n'
+        '{"index":3,"ti'
+    )
+    result = _invoke(path, "--workload", "register")
+    assert result.exit_code == 0, result.output
+    assert "h.jsonl:4: truncated last line dropped" in result.output
+    assert result.output.count("never completed") == 1, result.output
+
+
 @pytest.mark.parametrize(
     ("content", "needle"),
     [
