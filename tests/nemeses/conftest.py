@@ -38,6 +38,16 @@ def local_ctx(tmp_path: Path) -> Iterator[Ctx]:
 @pytest.fixture
 def netns_ctx(tmp_path: Path) -> Iterator[Ctx]:
     """Three stub nodes, each in its own network namespace of a fresh lab."""
+    yield from _netns_ctx(tmp_path, faketime=False)
+
+
+@pytest.fixture
+def netns_faketime_ctx(tmp_path: Path) -> Iterator[Ctx]:
+    """As netns_ctx, with the stub nodes under libfaketime (for clock faults)."""
+    yield from _netns_ctx(tmp_path, faketime=True)
+
+
+def _netns_ctx(tmp_path: Path, *, faketime: bool) -> Iterator[Ctx]:
     from tests.conftest import CAN_ADMIN_NETWORK
 
     if not CAN_ADMIN_NETWORK:
@@ -47,7 +57,7 @@ def netns_ctx(tmp_path: Path) -> Iterator[Ctx]:
     db = None
     try:
         hosts = netns.hosts_for(record)
-        db = StubDB(hosts, tmp_path, faketime=False, leader="n1")
+        db = StubDB(hosts, tmp_path, faketime=faketime, leader="n1")
         _start(db)
         yield Ctx(Cluster(hosts, "netns"), db, list(NODES), random.Random(7))
     finally:

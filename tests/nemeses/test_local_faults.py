@@ -13,6 +13,7 @@ from nemeses import make_fault
 from nemeses.base import Claims, NemesisError
 from nemeses.clock import FAKETIME_LIB, ClockNemesis
 from tests.conftest import requires_command
+from tests.nemeses import checks
 
 pytestmark = pytest.mark.process
 
@@ -71,21 +72,7 @@ def test_kill_never_picks_a_paused_node(local_ctx):
 
 @requires_faketime
 def test_clock_bump_is_visible_and_reset_restores_it(local_ctx):
-    clock = make_fault("clock", random.Random(5))
-    clock.setup(local_ctx)
-    done = clock.invoke(
-        "start-clock", {"mode": "bump", "target": "n2", "offset_ms": 5000}, local_ctx
-    )
-    assert done["offsets_ms"] == {"n2": 5000.0}
-    seen = clock.observe(local_ctx, "n2")
-    assert seen is not None and abs(seen - 5000) < 1000
-    assert abs(clock.observe(local_ctx, "n3")) < 1000
-    done = clock.invoke(
-        "start-clock", {"mode": "bump", "target": "n2", "offset_ms": -2000}, local_ctx
-    )
-    assert done["offsets_ms"] == {"n2": 3000.0}
-    clock.invoke("stop-clock", None, local_ctx)
-    assert abs(clock.observe(local_ctx, "n2")) < 1000
+    checks.clock_bump_is_visible_and_reset(local_ctx)
 
 
 @requires_faketime
@@ -116,12 +103,7 @@ def test_clock_without_faketime_is_a_clear_error(local_ctx):
 
 
 def test_disk_truncate_past_sync_recovers(local_ctx):
-    disk = make_fault("disk", random.Random(8))
-    done = disk.invoke("start-disk", {"target": "n2", "corrupt": "truncate"}, local_ctx)
-    assert done["node"] == "n2" and done["outcome"] == "recovered"
-    assert done["synced_reported"] <= done["cut_at"] <= done["size"]
-    assert local_ctx.db.probe("n2", timeout=5).reachable
-    assert disk.invoke("stop-disk", None, local_ctx)["recovered_untouched"] == ["n2"]
+    checks.disk_truncate_past_sync_recovers(local_ctx)
 
 
 def test_disk_flip_is_refused_then_restored(local_ctx):

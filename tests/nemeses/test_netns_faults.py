@@ -10,10 +10,13 @@ import pytest
 
 from nemeses import make_fault, net
 from nemeses.base import NemesisError
+from nemeses.clock import FAKETIME_LIB
 from tests.conftest import requires_command, requires_netns
+from tests.nemeses import checks
 
 pytestmark = [requires_netns, pytest.mark.root]
 requires_iptables = requires_command("iptables", "iptables")
+requires_faketime = requires_command(FAKETIME_LIB, "faketime")
 
 
 def blocked(ctx) -> dict[str, set[str]]:
@@ -59,18 +62,16 @@ def test_partition_grudge_and_ring_and_heal_all_removes_leftovers(netns_ctx):
 
 @requires_iptables
 def test_packet_loss_rules_drop_and_heal(netns_ctx):
-    packet = make_fault("packet", random.Random(4))
-    packet.setup(netns_ctx)
-    done = packet.invoke("start-packet", {"target": "n2", "probability": 1.0}, netns_ctx)
-    assert done["lossy"] == {"n1": ["n2"], "n2": ["n1", "n3"], "n3": ["n2"]}
-    assert blocked(netns_ctx) == {"n1": {"n2"}, "n2": {"n1", "n3"}, "n3": {"n2"}}
-    packet.invoke("stop-packet", None, netns_ctx)
-    assert blocked(netns_ctx) == {"n1": set(), "n2": set(), "n3": set()}
-    done = packet.invoke("start-packet", {"target": "all", "probability": 0.3}, netns_ctx)
-    rules = net.chain_rules(netns_ctx.cluster.hosts["n1"], net.LOSS_CHAIN)
-    assert len(rules) == 2 and all("--probability 0.2999" in r for r in rules)
-    packet.heal_all(netns_ctx)
-    assert net.chain_rules(netns_ctx.cluster.hosts["n1"], net.LOSS_CHAIN) == []
+    checks.packet_loss_drops_and_heals(netns_ctx)
+
+
+@requires_faketime
+def test_clock_bump_inside_a_namespace(netns_faketime_ctx):
+    checks.clock_bump_is_visible_and_reset(netns_faketime_ctx)
+
+
+def test_disk_truncate_on_a_netns_host(netns_ctx):
+    checks.disk_truncate_past_sync_recovers(netns_ctx)
 
 
 def test_packet_probability_is_checked(netns_ctx):

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from nemeses import make_fault, net
+from nemeses.clock import FAKETIME_LIB
 from tests.conftest import requires_command, requires_netns
+from tests.nemeses import checks
 from tests.nemeses.fakedb import Cluster, Ctx, StubDB
 
 pytestmark = [
@@ -20,20 +22,28 @@ pytestmark = [
 NODES = ["n1", "n2", "n3"]
 
 
-@pytest.fixture
-def ssh_ctx(tmp_path: Path):
+@pytest.fixture(scope="module")
+def ssh_lab(tmp_path_factory: pytest.TempPathFactory):
+    """One lab of namespaces with sshd in each, shared by the tests of this file."""
     sshd = pytest.importorskip("harness.sshd")
+    with sshd.ssh_lab(NODES, tmp_path_factory.mktemp("sshlab")) as lab:
+        yield lab
+
+
+@pytest.fixture
+def ssh_ctx(ssh_lab, tmp_path: Path):
+    """Stub nodes started over SSH, under libfaketime where it is installed."""
     cluster_mod = pytest.importorskip("harness.cluster")
-    with sshd.ssh_lab(NODES, tmp_path / "lab") as lab:
-        cluster = cluster_mod.open_cluster("ssh", NODES, ssh_hosts_file=lab.hosts_file)
-        db = StubDB(dict(cluster.hosts), tmp_path / "db", leader="n1")
-        try:
-            for node in NODES:
-                db.start(node)
-            yield Ctx(Cluster(dict(cluster.hosts), "ssh"), db, list(NODES), random.Random(3))
-        finally:
-            db.teardown()
-            cluster.close()
+    cluster = cluster_mod.open_cluster("ssh", NODES, ssh_hosts_file=ssh_lab.hosts_file)
+    faketime = Path(FAKETIME_LIB).exists()
+    db = StubDB(dict(cluster.hosts), tmp_path / "db", leader="n1", faketime=faketime)
+    try:
+        for node in NODES:
+            db.start(node)
+        yield Ctx(Cluster(dict(cluster.hosts), "ssh"), db, list(NODES), random.Random(3))
+    finally:
+        db.teardown()
+        cluster.close()
 
 
 def test_partition_kill_and_pause_over_ssh(ssh_ctx):
@@ -56,3 +66,18 @@ def test_partition_kill_and_pause_over_ssh(ssh_ctx):
     pause.heal_all(ssh_ctx)
     kill.heal_all(ssh_ctx)
     assert all(ssh_ctx.db.probe(n, timeout=5).reachable for n in NODES)
+
+
+def test_clock_over_ssh(ssh_ctx):
+    if not ssh_ctx.db.faketime:
+        pytest.skip("the clock fault needs Debian's libfaketime (faketime)")
+    checks.clock_bump_is_visible_and_reset(ssh_ctx)
+
+
+@requires_command("iptables", "iptables")
+def test_packet_loss_over_ssh(ssh_ctx):
+    checks.packet_loss_drops_and_heals(ssh_ctx)
+
+
+def test_disk_truncate_over_ssh(ssh_ctx):
+    checks.disk_truncate_past_sync_recovers(ssh_ctx)
