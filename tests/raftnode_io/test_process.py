@@ -282,3 +282,45 @@ def test_under_libfaketime_the_node_persists_inline_and_serves(tmp_path: Path) -
     with LoopbackCluster(tmp_path / "plain", n=1) as c:
         c.wait_leader(timeout=60)
         assert "disk thread" in c.log_text("n1")
+
+
+def test_lagging_follower_catches_up_by_install_snapshot(tmp_path: Path) -> None:
+    """A follower that was down while the others compacted their logs gets the snapshot
+    over TCP (InstallSnapshot), stores it and applies everything after it."""
+    with LoopbackCluster(tmp_path, n=3, extra_args=["--snapshot-every", "20"]) as c:
+        leader = c.wait_leader(timeout=60)
+        lagging = _follower(c, leader)
+        c.kill(lagging)
+        for i in range(100):
+            code, _ = c.kv_retry({"op": "write", "key": f"s{i % 7}", "value": i}, prefer=leader)
+            assert code == 200
+        leader_status = c.status(leader)
+        assert leader_status is not None and leader_status["snapshot_index"] >= 20
+        c.start(lagging)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = c.status(lagging)
+            if st and st["applied_index"] >= leader_status["commit_index"]:
+                break
+            time.sleep(0.1)
+        assert st and st["applied_index"] >= leader_status["commit_index"], st
+        events = [
+            json.loads(x)
+            for x in (c.nodes[lagging].data_dir / "events.jsonl").read_text().splitlines()
+        ]
+        since_restart = events[max(i for i, e in enumerate(events) if e["ev"] == "start") :]
+        kinds = [e["ev"] for e in since_restart]
+        assert "snapshot" in kinds, kinds[:20]
+        at = kinds.index("snapshot")
+        installed = since_restart[at]
+        assert installed["index"] >= 20
+        # it got the prefix as a snapshot, not entry by entry
+        appended = [e["index"] for e in since_restart[:at] if e["ev"] == "append"]
+        assert all(i > installed["index"] for i in appended) and len(appended) < 20, appended
+        c.stop(lagging)
+        out = subprocess.run(
+            [sys.executable, "-m", "raftnode", "dump", str(c.nodes[lagging].data_dir), "--json"],
+            capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+        )  # fmt: skip
+        assert out.returncode == 0, out.stderr
+        assert json.loads(out.stdout)["snapshot"]["index"] >= installed["index"]
