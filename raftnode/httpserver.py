@@ -22,6 +22,9 @@ log = logging.getLogger("raftnode.http")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
+# A connection that sends nothing and waits for nothing this long is closed, so idle or
+# half-sent requests from a garbage client cannot hold file descriptors forever.
+IDLE_TIMEOUT_S = 120.0
 
 REASONS = {
     100: "Continue",
@@ -162,13 +165,30 @@ class _Connection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         self.server._conns.add(self)
+        self.loop = asyncio.get_running_loop()
+        self.last_active = self.loop.time()
+        self.idle_timer = self.loop.call_later(self.server.idle_timeout_s, self._idle_check)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.server._conns.discard(self)
         self.done = True
         self.transport = None
+        self.idle_timer.cancel()
+
+    def _idle_check(self) -> None:
+        """Close after idle_timeout_s without bytes in and with no answer owed; a timer per
+        connection, re-armed at most once per period rather than on every request."""
+        if self.transport is None:
+            return
+        quiet_until = self.last_active + self.server.idle_timeout_s
+        if self.slots or self.loop.time() < quiet_until:
+            delay = max(quiet_until - self.loop.time(), 0.05)
+            self.idle_timer = self.loop.call_later(delay, self._idle_check)
+            return
+        self.transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self.last_active = self.loop.time()
         if self.done:
             return
         self.buf += data
@@ -267,6 +287,7 @@ class _Connection(asyncio.Protocol):
             if self.transport is None:
                 continue
             self.transport.write(slot.data)  # type: ignore[arg-type]
+            self.last_active = self.loop.time()
             if slot.close:
                 self.transport.close()
                 self.slots.clear()
@@ -286,8 +307,9 @@ class HttpServer:
     `handler(request)` returns a `Response`, or an awaitable of one (a bare Future is used as
     is, without wrapping it in a task)."""
 
-    def __init__(self, handler: Handler) -> None:
+    def __init__(self, handler: Handler, *, idle_timeout_s: float = IDLE_TIMEOUT_S) -> None:
         self.handler = handler
+        self.idle_timeout_s = idle_timeout_s
         self._server: asyncio.Server | None = None
         self._conns: set[_Connection] = set()
 

@@ -4,10 +4,12 @@ keeps serving; keep-alive, pipelining and 100-continue work. Runs against a fake
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http.client
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -59,11 +61,12 @@ class FakeNode:
         return f"h{self.n}"
 
 
-@pytest.fixture
-def server() -> Iterator[tuple[int, FakeNode]]:
+@contextlib.contextmanager
+def serving(**options: Any) -> Iterator[tuple[int, FakeNode]]:
+    """An HttpServer over a FakeNode on its own loop thread; yields (port, node)."""
     node = FakeNode()
     loop = asyncio.new_event_loop()
-    srv = HttpServer(Api(node))
+    srv = HttpServer(Api(node), **options)
     loop.run_until_complete(srv.start("127.0.0.1", 0))
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
@@ -74,6 +77,12 @@ def server() -> Iterator[tuple[int, FakeNode]]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.fixture
+def server() -> Iterator[tuple[int, FakeNode]]:
+    with serving() as running:
+        yield running
 
 
 def _post(port: int, body: bytes | str, path: str = "/kv") -> tuple[int, Any]:
@@ -180,6 +189,24 @@ def test_truncated_body_and_abrupt_close(server) -> None:
     with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
         s.sendall(b"POST /kv HTTP/1.1\r\n")
     _alive(port)
+
+
+def test_idle_and_half_sent_connections_are_closed() -> None:
+    """A client that stops mid-head, or keeps an answered connection open and silent, is
+    cut off after the idle timeout; the node keeps serving others."""
+    with serving(idle_timeout_s=0.3) as (port, _):
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as half:
+            half.sendall(b"POST /kv HTTP/1.1\r\nContent-Le")
+            started = time.monotonic()
+            assert half.recv(100) == b""  # closed by the server, not by our timeout
+            assert time.monotonic() - started < 4
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("POST", "/kv", body=json.dumps({"op": "read", "key": "k"}))
+        assert conn.getresponse().read()
+        time.sleep(1.0)
+        assert conn.sock is not None and conn.sock.recv(100) == b""
+        conn.close()
+        _alive(port)
 
 
 def test_keep_alive_and_pipelining(server) -> None:
