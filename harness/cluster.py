@@ -22,7 +22,7 @@ from harness.hosts.local import LocalHost
 from harness.hosts.local_state import LocalSession
 from harness.hosts.netns import LabHandle, attach_lab, can_admin_network, create_lab, hosts_for
 from harness.hosts.ssh import SshHost
-from harness.hosts.ssh_config import load_hosts_file
+from harness.hosts.ssh_config import SshHostConfig, load_hosts_file
 from harness.protocols import HarnessError, Host, NodeSpec
 
 KINDS = ("local", "netns", "ssh")
@@ -128,19 +128,26 @@ class Cluster:
         self.close()
 
 
-def _ssh_hosts(node_names: Sequence[str], ssh_hosts_file: str | Path | None) -> dict[str, Host]:
+def choose_ssh_hosts(
+    node_names: Sequence[str], ssh_hosts_file: str | Path | None
+) -> list[SshHostConfig]:
+    """The host entry for each node, in order: by name when the file names every node,
+    else the first N. Reads the file only; a HarnessError says what is wrong with it."""
     if ssh_hosts_file is None:
         raise HarnessError("cluster kind ssh needs --ssh-hosts FILE (a YAML list of hosts)")
     configs = load_hosts_file(ssh_hosts_file)
     by_name = {c.name: c for c in configs}
     if all(n in by_name for n in node_names):
-        chosen = [by_name[n] for n in node_names]
-    elif len(configs) >= len(node_names):
-        chosen = configs[: len(node_names)]
-    else:
-        raise HarnessError(
-            f"ssh hosts file {ssh_hosts_file}: {len(configs)} hosts for {len(node_names)} nodes"
-        )
+        return [by_name[n] for n in node_names]
+    if len(configs) >= len(node_names):
+        return configs[: len(node_names)]
+    raise HarnessError(
+        f"ssh hosts file {ssh_hosts_file}: {len(configs)} hosts for {len(node_names)} nodes"
+    )
+
+
+def _ssh_hosts(node_names: Sequence[str], ssh_hosts_file: str | Path | None) -> dict[str, Host]:
+    chosen = choose_ssh_hosts(node_names, ssh_hosts_file)
     hosts: dict[str, Host] = {}
     try:
         for node, config in zip(node_names, chosen, strict=True):

@@ -81,6 +81,18 @@ def check_db_and_bugs(spec: TestSpec, source: str) -> None:
                 )
 
 
+def check_ssh_hosts(spec: TestSpec, source: str) -> None:
+    """A missing or malformed hosts file is a spec error, reported before any run starts."""
+    if spec.cluster != "ssh":
+        return
+    from harness.cluster import choose_ssh_hosts
+
+    try:
+        choose_ssh_hosts(spec.node_names, spec.ssh_hosts)
+    except HarnessError as exc:
+        raise SpecError(source, "--ssh-hosts", str(exc)) from None
+
+
 def fail(message: str) -> None:
     click.echo(f"splitbrain test: {message}", err=True)
     sys.exit(2)
@@ -162,6 +174,7 @@ def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **va
     try:
         spec = spec_from_cli(values, given, spec_file)
         check_db_and_bugs(spec, spec_file or "command line")
+        check_ssh_hosts(spec, spec_file or "command line")
     except HarnessError as exc:
         fail(str(exc))
         return

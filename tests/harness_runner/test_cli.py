@@ -82,6 +82,25 @@ def test_bad_spec_file_is_one_line_exit_2(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_bad_ssh_hosts_file_is_caught_before_anything_starts(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    missing = tmp_path / "nope.yaml"
+    result = invoke(["--cluster", "ssh", "--ssh-hosts", str(missing), "--store", str(store)])
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"splitbrain test: command line: --ssh-hosts: ssh hosts file {missing}: no such file"
+    )
+    short = tmp_path / "hosts.yaml"
+    key = tmp_path / "id_ed25519"
+    key.write_text("not read before connecting\n")
+    short.write_text(f"- {{address: 10.77.250.2, user: root, key_file: {key}}}\n")
+    result = invoke(
+        ["--cluster", "ssh", "--ssh-hosts", str(short), "--nodes", "3", "--store", str(store)]
+    )
+    assert result.exit_code == 2 and "1 hosts for 3 nodes" in result.output, result.output
+    assert not store.exists()  # no run directory for a mistake in the command
+
+
 def test_unknown_bug_is_caught_before_anything_starts(tmp_path: Path) -> None:
     result = invoke(["--bug", "stale-read", "--bug", "gremlins", "--store", str(tmp_path)])
     assert result.exit_code == 2
