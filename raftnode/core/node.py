@@ -288,7 +288,7 @@ class NodeLogic:
         if "stale-read" in self.bugs:
             return True
         if "lease-read" in self.bugs and self.raft.committed_in_term():
-            return self.wall_ns - self.raft.lease_start() < self.cfg.lease_ns
+            return self.raft.in_wall_lease()
         return False
 
     def _propose(self, handle: str, cmd: dict[str, Any]) -> None:

@@ -282,8 +282,7 @@ class Raft:
             pr.recent_active = False
         if "stale-read" in self.bugs:
             return
-        lease_left = self.wall_ns - self.lease_start() < self.cfg.lease_ns
-        if "lease-read" in self.bugs and lease_left:
+        if "lease-read" in self.bugs and self.in_wall_lease():
             return
         if active < self.quorum:
             self.become_follower(self.term, None)
@@ -383,6 +382,11 @@ class Raft:
             [self.read_ctx] + [pr.read_ack for pr in self.progress.values()], reverse=True
         )
         return acks[self.quorum - 1]
+
+    def in_wall_lease(self) -> bool:
+        """The lease-read bug's test: less than one election timeout, by this node's own
+        wall clock, since the newest heartbeat a quorum acknowledged was sent."""
+        return self.wall_ns - self.lease_start() < self.cfg.lease_ns
 
     def lease_start(self) -> int:
         """Own-clock wall time of the newest heartbeat a quorum has acknowledged."""

@@ -159,15 +159,11 @@ def isolate_then_turn_clock_back(period: float = 3.5) -> dict[str, Any]:
     serving reads the new leader's writes have made stale. Without the clock fault its
     lease runs out before the others can elect (tests/raftnode_core/test_bugs.py holds
     that control)."""
-    schedule: list[dict[str, Any]] = []
-    at = 1.5
-    while at < 13:
-        schedule.append({"at": round(at, 2), "fault": "partition", "topology": "leader",
-                         "duration": 2.0})  # fmt: skip
-        schedule.append({"at": round(at + 0.1, 2), "fault": "clock", "mode": "bump",
-                         "target": "leader", "offset_ms": -10000, "duration": 2.2})  # fmt: skip
-        at += period
-    return {"faults": [], "schedule": schedule}
+    cut = {"fault": "partition", "topology": "leader", "duration": 2.0}
+    turn_back = {"fault": "clock", "mode": "bump", "target": "leader", "offset_ms": -10000,
+                 "duration": 2.2}  # fmt: skip
+    schedule = every(1.5, period, 13, cut) + every(1.6, period, 13.1, turn_back)
+    return {"faults": [], "schedule": sorted(schedule, key=lambda entry: entry["at"])}
 
 
 # Fault -> the planted bug it exposes.

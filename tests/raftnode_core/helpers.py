@@ -95,9 +95,10 @@ def elect(node: NodeLogic, max_ticks: int = 200) -> Ready:
     return rd
 
 
-def ack_all(node: NodeLogic, rd: Ready) -> Ready:
-    """Answer every append in `rd` as an up-to-date follower would."""
-    for m in msgs(rd, "append"):
+def ack_all(node: NodeLogic, rd: Ready, to: str | None = None) -> Ready:
+    """Answer every append in `rd` (only those to follower `to`, if given) as an
+    up-to-date follower would; returns the node's next Ready."""
+    for m in msgs(rd, "append", to):
         node.step(
             msg(
                 "append_resp",

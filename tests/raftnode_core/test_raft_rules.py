@@ -296,35 +296,11 @@ def test_leader_sends_snapshot_to_follower_behind_compaction():
     from raftnode.core.types import ClientRequest
 
     node = make_node(snapshot_every=5)
-    rd = elect(node)
-    for m in msgs(rd, "append", "n3"):
-        node.step(
-            msg(
-                "append_resp",
-                "n3",
-                "n1",
-                m.term,
-                match_index=m.log_index + len(m.entries),
-                log_index=m.log_index,
-            )
-        )
-    drain(node)
+    ack_all(node, elect(node), to="n3")
     for i in range(12):
         node.submit(ClientRequest(f"h{i}", "write", "k", i))
-        rd = drain(node)
         # only n3 acknowledges; n2 is silent and falls behind
-        for m in msgs(rd, "append", "n3"):
-            node.step(
-                msg(
-                    "append_resp",
-                    "n3",
-                    "n1",
-                    m.term,
-                    match_index=m.log_index + len(m.entries),
-                    log_index=m.log_index,
-                )
-            )
-        drain(node)
+        ack_all(node, drain(node), to="n3")
     assert node.raft.log.offset >= 5
     # n2 finally answers the first probe (the no-op); what follows is compacted away.
     node.step(msg("append_resp", "n2", "n1", node.raft.term, match_index=1, log_index=0))
@@ -354,18 +330,7 @@ def test_idle_follower_learns_new_commit_without_waiting_for_heartbeat():
     rd = ack_all(node, elect(node))
     node.submit(ClientRequest("w", "write", "k", 1))
     rd = drain(node)
-    m = msgs(rd, "append", "n2")[0]
-    node.step(
-        msg(
-            "append_resp",
-            "n2",
-            "n1",
-            m.term,
-            match_index=m.log_index + len(m.entries),
-            log_index=m.log_index,
-        )
-    )
-    rd = drain(node)
+    rd = ack_all(node, rd, to="n2")
     assert node.raft.commit == 2
     to_n2 = msgs(rd, "append", "n2")
     assert [(x.commit, x.entries) for x in to_n2] == [(2, [])]

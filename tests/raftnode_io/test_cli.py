@@ -124,9 +124,10 @@ def test_dump_json_and_text(tmp_path: Path) -> None:
 
 
 def test_disk_thread_choice_avoids_libfaketime() -> None:
+    from nemeses.clock import faketime_env
     from raftnode.cli import disk_thread_wanted
 
-    preloaded = {"LD_PRELOAD": "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"}
+    preloaded = faketime_env("/tmp/clock")  # what a DB starts a node with for clock faults
     assert disk_thread_wanted("auto", {}) is True
     assert disk_thread_wanted("auto", preloaded) is False
     assert disk_thread_wanted("on", preloaded) is True

@@ -17,6 +17,7 @@ pytest.importorskip(
     "raftnode.core.node", reason="the Raft core (raftnode/core/node.py) is not there yet"
 )
 
+from nemeses.clock import FAKETIME_LIB, faketime_env  # noqa: E402
 from raftnode.testing import REPO_ROOT, LoopbackCluster  # noqa: E402
 
 pytestmark = pytest.mark.process
@@ -256,22 +257,13 @@ def test_core_rejection_message_reaches_client(cluster: LoopbackCluster) -> None
     assert "key" in body["message"]
 
 
-FAKETIME_LIB = Path("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
-
-
-@pytest.mark.skipif(not FAKETIME_LIB.exists(), reason="needs Debian's libfaketime (faketime)")
+@pytest.mark.skipif(not Path(FAKETIME_LIB).exists(), reason="needs Debian's libfaketime")
 def test_under_libfaketime_the_node_persists_inline_and_serves(tmp_path: Path) -> None:
     """libfaketime 0.9.10 breaks CPython's GIL hand-off between threads (timed waits on
     the monotonic clock), so the node must not use its disk thread there."""
     clock = tmp_path / "clock"
     clock.write_text("+0\n")
-    env = {
-        "LD_PRELOAD": str(FAKETIME_LIB),
-        "FAKETIME_TIMESTAMP_FILE": str(clock),
-        "FAKETIME_NO_CACHE": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
-    with LoopbackCluster(tmp_path / "c", n=3, env=env) as c:
+    with LoopbackCluster(tmp_path / "c", n=3, env=faketime_env(str(clock))) as c:
         leader = c.wait_leader(timeout=60)
         for i in range(50):
             assert _kv(c, leader, {"op": "write", "key": "k", "value": i})[0] == 200
