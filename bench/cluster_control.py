@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.cluster import open_cluster  # noqa: E402
+from harness.core.protocols import Host  # noqa: E402
 from harness.hosts import netns  # noqa: E402
-from harness.protocols import Host  # noqa: E402
 
 
 def timed(func: Callable[[], object], repeat: int) -> list[float]:

@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-from harness import generators as g
+from harness.core import generators as g
 from harness.dbs.null import NullDB
 from harness.recorder import Recorder
 from harness.workers import ClientSlot, Shared, start_threads

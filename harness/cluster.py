@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from harness.core.protocols import HarnessError, Host, NodeSpec
 from harness.hosts import cleanup
 from harness.hosts.lab_state import validate_node_names
 from harness.hosts.local import LocalHost
@@ -23,7 +24,6 @@ from harness.hosts.local_state import LocalSession
 from harness.hosts.netns import LabHandle, attach_lab, can_admin_network, create_lab, hosts_for
 from harness.hosts.ssh import SshHost
 from harness.hosts.ssh_config import SshHostConfig, load_hosts_file
-from harness.protocols import HarnessError, Host, NodeSpec
 
 KINDS = ("local", "netns", "ssh")
 PEER_PORT = 7001

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.protocols import DB, Probe
+from harness.core.protocols import DB, Probe
 from harness.spec import TestSpec
 
 

@@ -12,8 +12,8 @@ import sys
 
 import click
 
+from harness.core.protocols import HarnessError
 from harness.hosts import lab_state, local_state, netns
-from harness.protocols import HarnessError
 
 
 def _fail(message: str) -> None:

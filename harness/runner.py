@@ -26,10 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness import generators as g
 from harness.context import TestContext
+from harness.core import generators as g
+from harness.core.protocols import DB, HarnessError
 from harness.dbs.null import NullDB
-from harness.protocols import DB, HarnessError
 from harness.recorder import Counters, Recorder
 from harness.spec import TestSpec
 from harness.store import RunDir, create_run

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from harness.protocols import HarnessError
+from harness.core.protocols import HarnessError
 from nemeses.targets import TARGETS
 
 FAULT_NAMES = ("kill", "pause", "partition", "clock", "packet", "disk")

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.protocols import HarnessError, Host
+from harness.core.protocols import HarnessError, Host
 
 SSHD = "/usr/sbin/sshd"
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from harness.protocols import HarnessError
+from harness.core.protocols import HarnessError
 from harness.spec import SpecError, TestSpec, build_spec, load_yaml
 
 # CLI option → spec field (for overlaying explicitly given flags on a YAML spec).

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.generators import NEMESIS, Generator, OpRequest, Sleep
-from harness.protocols import Client, ClientResult
+from harness.core.generators import NEMESIS, Generator, OpRequest, Sleep
+from harness.core.protocols import Client, ClientResult
 from harness.recorder import Recorder
 
 # The longest a worker sleeps in one go, so it notices a stop promptly.

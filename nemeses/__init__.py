@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.generators import Generator, OpRequest
+from harness.core.generators import Generator, OpRequest
 from nemeses.base import FAULTS, Claims, NemesisError, derive_rng, stop_f
 from nemeses.clock import ClockNemesis
 from nemeses.composite import HEAL_ORDER, CompositeNemesis

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.protocols import HarnessError, Host
+from harness.core.protocols import HarnessError, Host
 
 FAULTS = ("kill", "pause", "partition", "clock", "packet", "disk")
 

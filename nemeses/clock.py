@@ -23,26 +23,9 @@ from nemeses.base import NemesisError, host_of, log
 from nemeses.fault import Fault, with_note
 
 MODES = ("bump", "skew", "strobe")
-FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1"
 # How far the observed offset may stray from the one written: request latency on a
 # loaded 2-core machine, not clock precision, dominates.
 TOLERANCE_MS = 400.0
-
-
-def faketime_env(clock_file: str) -> dict[str, str]:
-    """The environment a DB starts a node with so this nemesis can move its clock.
-
-    The wall clock reads its offset from `clock_file` on every call; monotonic clocks stay
-    true so timers and timeouts are unaffected. Note libfaketime 0.9.10 (Debian 12) also
-    breaks CPython >= 3.11 timed waits on the monotonic clock (time.sleep raises EINVAL,
-    the GIL hand-off between threads crawls): a Python node must stay single-threaded
-    under it (raftnode's --disk-thread auto does)."""
-    return {
-        "LD_PRELOAD": FAKETIME_LIB,
-        "FAKETIME_TIMESTAMP_FILE": clock_file,
-        "FAKETIME_NO_CACHE": "1",
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-    }
 
 
 def offset_text(offset_ms: float) -> str:

@@ -16,7 +16,7 @@ from nemeses.targets import Resolved, resolve
 
 
 class Fault:
-    """One family of faults (implements harness.protocols.Nemesis)."""
+    """One family of faults (implements harness.core.protocols.Nemesis)."""
 
     fault = "fault"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from harness.protocols import Host, HostError
+from harness.core.protocols import Host, HostError
 from nemeses.base import NemesisError
 
 PARTITION_CHAIN = "SBPARTITION"

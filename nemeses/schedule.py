@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.generators import NEMESIS, Generator, OpRequest, Sleep
+from harness.core.generators import NEMESIS, Generator, OpRequest, Sleep
 from nemeses import params
 from nemeses.base import FAULTS, NemesisError, start_f, stop_f
 from nemeses.targets import TARGETS

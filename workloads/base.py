@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.generators import Generator, OpRequest, Process, fn, seq
+from harness.core.generators import Generator, OpRequest, Process, fn, seq
 
 
 @dataclass

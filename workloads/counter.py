@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from harness.generators import OpRequest, Process, seq
+from harness.core.generators import OpRequest, Process, seq
 from workloads.base import Workload, WorkloadOptions, keyed, read_each
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 
-from harness.generators import OpRequest, Process
+from harness.core.generators import OpRequest, Process
 from workloads.base import Workload, WorkloadOptions, keyed, read_each, unique_ints
 
 

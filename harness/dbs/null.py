@@ -18,7 +18,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from harness.protocols import ClientResult, NodeSpec, Probe
+from harness.core.protocols import ClientResult, NodeSpec, Probe
 
 
 class NullStore:

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 import raftnode
+from harness.core.faketime import faketime_env
+from harness.core.protocols import HarnessError, HostError, NodeSpec, Probe
 from harness.dbs.raftnode_client import RaftnodeClient, get_json
-from harness.protocols import HarnessError, HostError, NodeSpec, Probe
-from nemeses.clock import faketime_env
 
 TIMING_FLAGS = {
     "tick_ms": "--tick-ms",

@@ -27,7 +27,7 @@ import select
 import socket
 from typing import Any
 
-from harness.protocols import ClientResult
+from harness.core.protocols import ClientResult
 
 _ids = itertools.count(1)
 WRITE_LIKE = {"write", "cas", "append", "add", "delete", "incr", "transfer"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
 
-from harness.protocols import DB, HarnessError
+from harness.core.protocols import DB, HarnessError
 
 GROUP = "splitbrain.dbs"
 BUILTIN = {"raftnode": "harness.dbs.raftnode:RaftnodeDB"}

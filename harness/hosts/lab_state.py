@@ -24,7 +24,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from harness.protocols import HarnessError
+from harness.core.protocols import HarnessError
 
 LAB_NAME_RE = re.compile(r"^[a-z0-9]{1,12}$")
 NODE_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,16}$")

@@ -18,8 +18,8 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from harness.core.protocols import CommandResult, HostError
 from harness.hosts import procs
-from harness.protocols import CommandResult, HostError
 
 
 def _describe(argv: Sequence[str]) -> str:

@@ -27,10 +27,10 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from harness.core.protocols import HarnessError, HostError
 from harness.hosts import lab_state, procs
 from harness.hosts.lab_state import LabRecord
 from harness.hosts.local import LocalHost
-from harness.protocols import HarnessError, HostError
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

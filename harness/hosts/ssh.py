@@ -21,9 +21,9 @@ from pathlib import Path
 
 import paramiko
 
+from harness.core.protocols import CommandResult, HostError
 from harness.hosts.procs import parse_state
 from harness.hosts.ssh_config import SshHostConfig
-from harness.protocols import CommandResult, HostError
 
 
 def _quote_argv(argv: Sequence[str]) -> str:

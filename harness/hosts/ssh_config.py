@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from harness.protocols import HarnessError
+from harness.core.protocols import HarnessError
 
 _HOST_FIELDS = {
     "name", "address", "port", "user", "key_file", "sudo", "python", "workdir",

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from harness.cluster import default_cluster_kind, open_cluster
+from harness.core.protocols import HarnessError
 from harness.hosts import lab_state, local_state, netns, procs
-from harness.protocols import HarnessError
 from tests.conftest import CAN_ADMIN_NETWORK, requires_netns
 from tests.harness_hosts.conftest import lab_leftovers, wait_for
 

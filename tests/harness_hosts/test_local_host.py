@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.protocols import Host, HostError
 from harness.hosts import procs
 from harness.hosts.local import LocalHost
-from harness.protocols import Host, HostError
 
 
 def wait_for(predicate, timeout: float = 20.0) -> bool:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.cluster import open_cluster
+from harness.core.protocols import DB
 from harness.dbs.registry import available_dbs, load_db
-from harness.protocols import DB
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 

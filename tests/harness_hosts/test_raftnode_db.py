@@ -10,11 +10,11 @@ import time
 import pytest
 
 from harness.cluster import open_cluster
+from harness.core.faketime import FAKETIME_LIB
+from harness.core.protocols import HostError
 from harness.dbs.raftnode import RaftnodeDB
 from harness.dbs.raftnode_client import get_json
 from harness.hosts import procs
-from harness.protocols import HostError
-from nemeses.clock import FAKETIME_LIB
 from tests.conftest import CAN_ADMIN_NETWORK, requires_command
 from tests.harness_hosts.conftest import wait_for
 

@@ -7,8 +7,8 @@ import textwrap
 
 import pytest
 
+from harness.core.protocols import DB, HarnessError
 from harness.dbs.registry import available_dbs, load_db
-from harness.protocols import DB, HarnessError
 
 
 def test_raftnode_is_available():

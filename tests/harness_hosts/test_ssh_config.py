@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from harness.core.protocols import HarnessError
 from harness.hosts.ssh_config import load_hosts_file, parse_hosts
-from harness.protocols import HarnessError
 
 
 @pytest.fixture

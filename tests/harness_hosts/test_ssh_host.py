@@ -9,9 +9,9 @@ import sys
 import pytest
 
 from harness.cluster import open_cluster
+from harness.core.protocols import Host, HostError
 from harness.hosts.ssh import SshHost
 from harness.hosts.ssh_config import SshHostConfig, load_hosts_file
-from harness.protocols import Host, HostError
 from harness.sshd import SSHD, ssh_lab
 from tests.conftest import requires_command, requires_netns
 from tests.harness_hosts.conftest import wait_for

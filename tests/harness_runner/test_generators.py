@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness import generators as g
-from harness.generators import OpRequest, Sleep
+from harness.core import generators as g
+from harness.core.generators import OpRequest, Sleep
 
 
 def op(f: str, value: object = None) -> OpRequest:

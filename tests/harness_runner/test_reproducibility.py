@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import workloads
-from harness import generators as g
+from harness.core import generators as g
 from harness.runner import Runner
 from tests.harness_runner.helpers import null_spec
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from harness import generators as g
+from harness.core import generators as g
+from harness.core.protocols import HarnessError
 from harness.dbs.null import NullDB
-from harness.protocols import HarnessError
 from harness.runner import Runner
 from tests.harness_runner.helpers import assert_well_formed, load_ops, null_spec, ops_by_process
 

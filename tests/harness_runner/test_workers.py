@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from checkers.history import read_jsonl
-from harness import generators as g
+from harness.core import generators as g
+from harness.core.protocols import ClientResult
 from harness.dbs.null import NullDB
-from harness.protocols import ClientResult
 from harness.recorder import Recorder
 from harness.workers import ClientSlot, Shared, run_nemesis_op, start_threads
 

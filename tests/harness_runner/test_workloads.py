@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import workloads
-from harness import generators as g
+from harness.core import generators as g
 from harness.runner import Runner
 from tests.harness_runner.helpers import assert_well_formed, load_ops, null_spec
 

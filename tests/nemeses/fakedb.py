@@ -1,4 +1,4 @@
-"""A small DB (harness.protocols.DB) around stubnode.py, and a context for nemesis tests.
+"""A small DB (harness.core.protocols.DB) around stubnode.py, and a context for nemesis tests.
 
 It lets the nemesis tests observe real effects — real processes killed, stopped,
 clock-shifted, WALs cut — without depending on raftnode, on any Host (local or netns).
@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.protocols import HostError, Probe
-from nemeses.clock import faketime_env
+from harness.core.faketime import faketime_env
+from harness.core.protocols import HostError, Probe
 
 STUB = str(Path(__file__).with_name("stubnode.py"))
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from nemeses.clock import FAKETIME_LIB
+from harness.core.faketime import FAKETIME_LIB
 from tests.conftest import requires_command, requires_netns
 
 pytestmark = [pytest.mark.slow, requires_netns, pytest.mark.root]

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.faketime import FAKETIME_LIB
 from nemeses import make_fault
 from nemeses.base import Claims, NemesisError
-from nemeses.clock import FAKETIME_LIB, ClockNemesis
+from nemeses.clock import ClockNemesis
 from tests.conftest import requires_command
 from tests.nemeses import checks
 

@@ -8,9 +8,9 @@ import random
 
 import pytest
 
+from harness.core.faketime import FAKETIME_LIB
 from nemeses import make_fault, net
 from nemeses.base import NemesisError
-from nemeses.clock import FAKETIME_LIB
 from tests.conftest import requires_command, requires_netns
 from tests.nemeses import checks
 

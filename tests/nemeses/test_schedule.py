@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import nemeses
-from harness.generators import OpRequest, Sleep
+from harness.core.generators import OpRequest, Sleep
 from nemeses.base import FAULTS, NemesisError
 from nemeses.schedule import RandomPlan, explicit_ops
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.core.faketime import FAKETIME_LIB
 from nemeses import make_fault, net
-from nemeses.clock import FAKETIME_LIB
 from tests.conftest import requires_command, requires_netns
 from tests.nemeses import checks
 from tests.nemeses.fakedb import Cluster, Ctx, StubDB

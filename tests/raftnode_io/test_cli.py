@@ -124,7 +124,7 @@ def test_dump_json_and_text(tmp_path: Path) -> None:
 
 
 def test_disk_thread_choice_avoids_libfaketime() -> None:
-    from nemeses.clock import faketime_env
+    from harness.core.faketime import faketime_env
     from raftnode.cli import disk_thread_wanted
 
     preloaded = faketime_env("/tmp/clock")  # what a DB starts a node with for clock faults

@@ -17,7 +17,7 @@ pytest.importorskip(
     "raftnode.core.node", reason="the Raft core (raftnode/core/node.py) is not there yet"
 )
 
-from nemeses.clock import FAKETIME_LIB, faketime_env  # noqa: E402
+from harness.core.faketime import FAKETIME_LIB, faketime_env  # noqa: E402
 from raftnode.testing import REPO_ROOT, LoopbackCluster  # noqa: E402
 
 pytestmark = pytest.mark.process
