@@ -28,7 +28,7 @@ from typing import Any
 
 from harness.context import TestContext
 from harness.core import generators as g
-from harness.core.protocols import DB, HarnessError
+from harness.core.protocols import DB, HarnessError, SupportsPid, is_hostless
 from harness.dbs.null import NullDB
 from harness.recorder import Counters, Recorder
 from harness.spec import TestSpec
@@ -42,8 +42,6 @@ log = logging.getLogger("splitbrain")
 HEALTHY_TIMEOUT_S = 60.0
 FINAL_READ_DEADLINE_S = 30.0
 JOIN_GRACE_S = 5.0
-# Faults an in-process DB (no cluster, no hosts) can take: they go through the DB itself.
-NULL_DB_FAULTS = {"kill", "pause"}
 
 
 @dataclass
@@ -206,7 +204,7 @@ class Runner:
             self._phase("setup")
             if db is None:
                 db = load_db(spec)
-            if spec.db == "null" or isinstance(db, NullDB):
+            if is_hostless(db):
                 db.setup(nodes, {})
             else:
                 cluster = self._open_cluster(nodes)
@@ -275,9 +273,8 @@ class Runner:
     @staticmethod
     def _log_pids(db: DB, nodes: list[str]) -> None:
         """Node pids in controller.log: what to look for if a teardown ever fails."""
-        pid_of = getattr(db, "pid", None)
-        if callable(pid_of):
-            log.info("node pids: %s", " ".join(f"{n}={pid_of(n)}" for n in nodes))
+        if isinstance(db, SupportsPid):
+            log.info("node pids: %s", " ".join(f"{n}={db.pid(n)}" for n in nodes))
 
     def _wait_healthy(self, ctx: TestContext, timeout: float, *, required: bool = True) -> None:
         """Poll until some node is known as leader (a deadline, not a fixed sleep)."""
@@ -304,11 +301,11 @@ class Runner:
         except ImportError as exc:  # pragma: no cover - nemeses ships with splitbrain
             raise HarnessError(f"nemeses unavailable: {exc}") from None
         if ctx.cluster is None:
-            hostless = sorted(set(spec.nemesis) - NULL_DB_FAULTS)
+            hostless = sorted(set(spec.nemesis) - set(nemeses.HOSTLESS_FAULTS))
             if hostless:
                 raise HarnessError(
                     f"db {spec.db}: no hosts to inject {', '.join(hostless)} into "
-                    f"(only {', '.join(sorted(NULL_DB_FAULTS))}; try --nemesis kill,pause)"
+                    f"(only {', '.join(nemeses.HOSTLESS_FAULTS)}; try --nemesis kill,pause)"
                 )
         build = getattr(nemeses, "build", None)
         if build is None:

@@ -111,6 +111,7 @@ class NullDB:
     """An in-process DB: node names are labels; kill/pause just mark a node down."""
 
     name = "null"
+    hostless = True  # harness.core.protocols.Hostless: no cluster, no hosts
 
     def __init__(
         self,
@@ -180,6 +181,3 @@ class NullDB:
 
     def client(self, node: str) -> NullClient:
         return NullClient(self, node)
-
-    def data_dir(self, node: str) -> str:
-        return ""
