@@ -29,7 +29,7 @@ from typing import Any
 from harness.context import TestContext
 from harness.core import generators as g
 from harness.core.protocols import DB, HarnessError, SupportsPid, is_hostless
-from harness.dbs.null import NullDB
+from harness.dbs.registry import load_db
 from harness.recorder import Counters, Recorder
 from harness.spec import TestSpec
 from harness.store import RunDir, create_run
@@ -78,18 +78,6 @@ class Status:
 
 def new_seed() -> int:
     return random.SystemRandom().randrange(2**31)
-
-
-def load_db(spec: TestSpec) -> DB:
-    """The DB adapter named by the spec: the built-in null DB, or the registry."""
-    if spec.db == "null":
-        return NullDB.from_options({"seed": spec.seed or 0, **spec.db_options})
-    try:
-        from harness.dbs.registry import load_db as registry_load
-    except ImportError as exc:
-        raise HarnessError(f"db {spec.db!r}: the DB registry is not available ({exc})") from None
-    loaded = registry_load(spec.db)
-    return loaded() if isinstance(loaded, type) else loaded
 
 
 @dataclass
@@ -203,18 +191,15 @@ class Runner:
         try:
             self._phase("setup")
             if db is None:
-                db = load_db(spec)
+                db = load_db(spec.db)
+            options: dict[str, Any] = {"bugs": list(spec.bugs), "seed": spec.seed}
+            options.update(spec.db_options)
+            if needs_faketime(spec):
+                options["faketime"] = True
             if is_hostless(db):
-                db.setup(nodes, {})
+                db.setup(nodes, options)
             else:
                 cluster = self._open_cluster(nodes)
-                options: dict[str, Any] = {
-                    "bugs": list(spec.bugs),
-                    "seed": spec.seed,
-                    **spec.db_options,
-                }
-                if needs_faketime(spec):
-                    options["faketime"] = True
                 db.setup(cluster.node_specs(), options)
             self.db = db
             for node in nodes:

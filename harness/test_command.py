@@ -15,7 +15,9 @@ from typing import Any
 import click
 
 from harness.core.protocols import HarnessError
-from harness.spec import SpecError, TestSpec, build_spec, load_yaml
+from harness.spec import SpecError, TestSpec, build_spec, load_yaml, validate_spec
+
+COMMAND_LINE = "command line"
 
 # CLI option → spec field (for overlaying explicitly given flags on a YAML spec).
 OPTION_FIELDS = {
@@ -50,47 +52,18 @@ def _flag(field: str) -> str:
 
 
 def spec_from_cli(values: dict[str, Any], given: set[str], spec_file: str | None) -> TestSpec:
-    """The spec: YAML file (if any), then the flags the user actually gave."""
+    """The spec: YAML file (if any), then the flags the user actually gave; validated
+    (harness.spec.validate_spec) before anything starts."""
     base = load_yaml(spec_file) if spec_file else TestSpec()
     data = {OPTION_FIELDS[k]: values[k] for k in given if k in OPTION_FIELDS}
     if "rate" in data and data["rate"] == 0:
         data["rate"] = None  # --rate 0: unthrottled
     try:
-        return build_spec(data, "command line", base)
+        return validate_spec(build_spec(data, COMMAND_LINE, base), COMMAND_LINE)
     except SpecError as exc:
-        raise SpecError("command line", _flag(exc.path), str(exc).split(": ", 2)[-1]) from None
-
-
-def check_db_and_bugs(spec: TestSpec, source: str) -> None:
-    """Unknown DB or planted-bug names are spec errors, caught before anything starts."""
-    if spec.db != "null":
-        from harness.dbs.registry import available_dbs
-
-        known = available_dbs()
-        if spec.db not in known:
-            raise SpecError(
-                source, "--db", f"unknown db {spec.db!r} (available: null, {', '.join(known)})"
-            )
-    if spec.bugs and spec.db == "raftnode":
-        from raftnode.bugs import BUGS
-
-        for bug in spec.bugs:
-            if bug not in BUGS:
-                raise SpecError(
-                    source, "--bug", f"unknown bug {bug!r} (known: {', '.join(sorted(BUGS))})"
-                )
-
-
-def check_ssh_hosts(spec: TestSpec, source: str) -> None:
-    """A missing or malformed hosts file is a spec error, reported before any run starts."""
-    if spec.cluster != "ssh":
-        return
-    from harness.cluster import choose_ssh_hosts
-
-    try:
-        choose_ssh_hosts(spec.node_names, spec.ssh_hosts)
-    except HarnessError as exc:
-        raise SpecError(source, "--ssh-hosts", str(exc)) from None
+        if exc.path in data or spec_file is None:
+            raise SpecError(COMMAND_LINE, _flag(exc.path), exc.problem) from None
+        raise SpecError(spec_file, exc.path, exc.problem) from None  # the file's value
 
 
 def fail(message: str) -> None:
@@ -173,8 +146,6 @@ def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **va
         given.discard("bugs")
     try:
         spec = spec_from_cli(values, given, spec_file)
-        check_db_and_bugs(spec, spec_file or "command line")
-        check_ssh_hosts(spec, spec_file or "command line")
     except HarnessError as exc:
         fail(str(exc))
         return

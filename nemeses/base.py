@@ -21,7 +21,14 @@ HOSTLESS_FAULTS = ("kill", "pause")
 
 
 class NemesisError(HarnessError):
-    """A fault that cannot be applied or verified; one line for the user."""
+    """A fault that cannot be applied or verified, or a bad fault parameter; one line for
+    the user. ``where`` names the parameter when there is one (``schedule[2].value.topology``),
+    kept apart from ``problem`` so the spec can report it under its own field path."""
+
+    def __init__(self, problem: str, *, where: str | None = None) -> None:
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.problem = problem
+        self.where = where
 
 
 def start_f(fault: str) -> str:
