@@ -30,7 +30,8 @@ from typing import Any
 
 from checkers import bank, counter, durability, errors, raft_safety, sets, stats
 from checkers.events import has_evidence, load_evidence
-from checkers.history import HistoryError, Op, pair_history
+from checkers.formats import load_history
+from checkers.history import HistoryError, Op, ReadResult, pair_history
 from checkers.result import UNKNOWN, Result, merge_valid, verdict_word
 
 WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
@@ -239,7 +240,8 @@ def _workload_from_spec(store_dir: Path) -> str | None:
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
-    """Write results.json atomically (a reader never sees half a file)."""
+    """Write results.json atomically (a reader never sees half a file). The one writer of
+    results.json: check_store uses it, and so does the runner for a run it could not check."""
     fd, tmp = tempfile.mkstemp(prefix=".results.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
@@ -251,17 +253,12 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
         raise
 
 
-def load_store_history(store_dir: Path) -> tuple[list[Op], list[str], str | None]:
-    """(ops, warnings, format) of a store's history.jsonl."""
+def load_store_history(store_dir: Path) -> ReadResult:
+    """The ops (and reader warnings, e.g. a torn last line) of a store's history.jsonl."""
     path = store_dir / HISTORY_FILE
     if not path.is_file():
         raise HistoryError(f"no {HISTORY_FILE} in this store directory", source=str(store_dir))
-    try:
-        from checkers.formats import load_history
-    except ImportError:
-        from checkers.history import read_jsonl as load_history
-    read = load_history(path)
-    return read.ops, read.warnings, "jsonl"
+    return load_history(path)
 
 
 def check_store(
@@ -271,25 +268,29 @@ def check_store(
     model: str | None = None,
     budget_s: float = DEFAULT_BUDGET_S,
     events_dir: str | Path | None = None,
+    history: ReadResult | None = None,
 ) -> dict[str, Any]:
     """Check a test's store directory and write `store_dir/results.json`.
 
     `workload` defaults to the one in test.yaml, else it is inferred from the history;
-    node evidence is read from `events_dir`, by default `store_dir/nodes`."""
+    node evidence is read from `events_dir`, by default `store_dir/nodes`. `history` is
+    the store's history already read (the runner reads it once for the checkers and the
+    report); without it, history.jsonl is read here."""
     store = Path(store_dir)
-    ops, warnings, fmt = load_store_history(store)
+    if history is None:
+        history = load_store_history(store)
     if workload is None:
         workload = _workload_from_spec(store)
     if events_dir is None and (store / "nodes").is_dir():
         events_dir = store / "nodes"
     results = check_history(
-        ops,
+        history.ops,
         workload=workload,
         model=model,
         budget_s=budget_s,
         events_dir=events_dir,
-        fmt=fmt,
-        warnings=warnings,
+        fmt="jsonl",
+        warnings=history.warnings,
         source=str(store / HISTORY_FILE),
     )
     write_results(store / RESULTS_FILE, results)
