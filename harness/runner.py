@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nemeses
 from checkers.composite import check_store, load_store_history, write_results
 from checkers.history import HistoryError, Op
 from harness.cluster import Cluster, default_cluster_kind, open_cluster
@@ -289,10 +290,6 @@ class Runner:
         spec = self.spec
         if not spec.nemesis and not spec.nemesis_schedule:
             return None
-        try:
-            import nemeses
-        except ImportError as exc:  # pragma: no cover - nemeses ships with splitbrain
-            raise HarnessError(f"nemeses unavailable: {exc}") from None
         if ctx.cluster is None:
             hostless = sorted(set(spec.nemesis) - set(nemeses.HOSTLESS_FAULTS))
             if hostless:
@@ -300,10 +297,7 @@ class Runner:
                     f"db {spec.db}: no hosts to inject {', '.join(hostless)} into "
                     f"(only {', '.join(nemeses.HOSTLESS_FAULTS)}; try --nemesis kill,pause)"
                 )
-        build = getattr(nemeses, "build", None)
-        if build is None:
-            raise HarnessError("nemeses.build is not available yet; run with --nemesis none")
-        return build(
+        return nemeses.build(
             list(spec.nemesis),
             interval_s=spec.nemesis_interval,
             targets=spec.nemesis_targets,
@@ -369,10 +363,8 @@ class Runner:
             return
         assert self.recorder is not None
         call = self._nemesis_call(ctx, package)
-        for op in getattr(package, "final_ops", None) or []:
-            request = op if isinstance(op, g.OpRequest) else g._as_request(op)
-            if request is not None:
-                run_nemesis_op(self.recorder, call, request)
+        for request in package.final_ops:
+            run_nemesis_op(self.recorder, call, request)
         try:
             package.nemesis.heal_all(ctx)
         except Exception as exc:  # noqa: BLE001 - keep going to teardown
@@ -474,11 +466,7 @@ class Runner:
 def needs_faketime(spec: TestSpec) -> bool:
     """Whether nodes must start under libfaketime (clock faults, also scheduled ones)."""
     schedule = [e.to_dict() for e in spec.nemesis_schedule]
-    try:
-        from nemeses import requires_faketime
-    except ImportError:
-        return "clock" in spec.nemesis or any("clock" in str(e["f"]) for e in schedule)
-    return requires_faketime(list(spec.nemesis), schedule)
+    return nemeses.requires_faketime(list(spec.nemesis), schedule)
 
 
 def unknown_results(spec: TestSpec, error: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from checkers.composite import summary_text
 from harness.core.protocols import HarnessError
 from harness.spec import SpecError, TestSpec, build_spec, load_yaml, validate_spec
 
@@ -174,12 +175,7 @@ def run_one(spec: TestSpec, progress: bool) -> int:
     else:
         result = runner.run()
     click.echo(f"seed {spec.seed}; store {result.run_dir}")
-    try:
-        from checkers.composite import summary_text
-
-        click.echo(summary_text(result.results))
-    except Exception:  # noqa: BLE001 - fall back to the bare verdict
-        click.echo(f"verdict: {result.valid}")
+    click.echo(summary_text(result.results))
     if result.interrupted:
         click.echo("interrupted: the verdict covers the history recorded before Ctrl-C", err=True)
     if result.error:

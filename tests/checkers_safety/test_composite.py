@@ -147,7 +147,6 @@ def test_summary_text_lists_checkers_and_violations(tmp_path):
 
 
 def test_register_workload_runs_linearizability():
-    pytest.importorskip("checkers.linearizability", reason="linearizability checker not built yet")
     good = History().op(0, "write", 1).op(1, "read", result=1)
     results = check_history(good.ops, workload="register")
     assert results["model"] == "cas-register" and results["linearizability"]["valid"] is True

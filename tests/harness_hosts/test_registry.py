@@ -12,7 +12,6 @@ from harness.dbs.registry import available_dbs, load_db
 
 
 def test_raftnode_is_available():
-    pytest.importorskip("raftnode")
     db = load_db("raftnode")
     assert isinstance(db, DB) and db.name == "raftnode"
     assert "raftnode" in available_dbs()
