@@ -7,8 +7,9 @@ only ever talks to these; nothing above this layer knows which kind of host it d
 What only some DBs can do is a capability: a one-method protocol (``SupportsClockFile``,
 ``SupportsBlockPeers``, ``SupportsWalPath``, ``SupportsPid``, ``SupportsBugs``) or the
 ``Hostless`` marker, tested with ``isinstance``. Why protocols and not ``getattr``
-probes: the capability has one name, one signature and one docstring, a plug-in author
-reads here what to implement, and a misspelt method is not silently "unsupported".
+probes: each capability has one name, one signature and one docstring in one place, so
+a plug-in author reads here what to implement and every caller asks the same question
+the same way.
 """
 
 from __future__ import annotations
