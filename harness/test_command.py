@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import click
+import yaml
 
 from harness.core.protocols import HarnessError
 from harness.spec import SpecError, TestSpec, build_spec, load_yaml
@@ -55,10 +56,26 @@ def spec_from_cli(values: dict[str, Any], given: set[str], spec_file: str | None
     data = {OPTION_FIELDS[k]: values[k] for k in given if k in OPTION_FIELDS}
     if "rate" in data and data["rate"] == 0:
         data["rate"] = None  # --rate 0: unthrottled
+    if values.get("db_options"):  # etcd-helper hook: --db-option KEY=VALUE over the file's
+        data["db_options"] = {**base.db_options, **parse_db_options(values["db_options"])}
     try:
         return build_spec(data, "command line", base)
     except SpecError as exc:
         raise SpecError("command line", _flag(exc.path), str(exc).split(": ", 2)[-1]) from None
+
+
+def parse_db_options(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """--db-option KEY=VALUE pairs; VALUE is read as YAML (true, 100, [a, b], text)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError("command line", "--db-option", f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip().replace("-", "_")] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip().replace("-", "_")] = raw
+    return out
 
 
 def check_db_and_bugs(spec: TestSpec, source: str) -> None:
@@ -71,6 +88,12 @@ def check_db_and_bugs(spec: TestSpec, source: str) -> None:
             raise SpecError(
                 source, "--db", f"unknown db {spec.db!r} (available: null, {', '.join(known)})"
             )
+    if spec.db != "null":  # etcd-helper hook: a DB's own checks (binary, options, faults)
+        from harness.dbs.registry import load_db
+
+        preflight = getattr(load_db(spec.db), "preflight", None)
+        if callable(preflight):
+            preflight(spec)
     if spec.bugs and spec.db == "raftnode":
         from raftnode.bugs import BUGS
 
@@ -160,6 +183,13 @@ def combined_exit(codes: list[int]) -> int:
 @click.option("--store", help="Store directory (default ./store).")
 @click.option("--budget", type=float, help="Seconds the checkers may spend (default 120).")
 @click.option("--op-timeout", type=float, help="Client op timeout in seconds (default 5).")
+@click.option(
+    "--db-option",
+    "db_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A DB option (repeatable), e.g. serializable=true; VALUE is read as YAML.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show the live progress line.")
 @click.pass_context
 def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **values: Any) -> None:

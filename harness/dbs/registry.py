@@ -6,7 +6,7 @@ A third-party package declares, in its pyproject.toml,
     mydb = "mypkg.splitbrain_db:MyDB"
 
 and `splitbrain test --db mydb` loads it (see docs/plugins.md). The built-in raftnode
-adapter is also listed here so that a source checkout works before `pip install -e .`.
+and etcd adapters are also listed here so that a source checkout works before `pip install -e .`.
 """
 
 from __future__ import annotations
@@ -17,7 +17,10 @@ from typing import Any
 from harness.core.protocols import DB, HarnessError
 
 GROUP = "splitbrain.dbs"
-BUILTIN = {"raftnode": "harness.dbs.raftnode:RaftnodeDB"}
+BUILTIN = {
+    "raftnode": "harness.dbs.raftnode:RaftnodeDB",
+    "etcd": "harness.dbs.etcd:EtcdDB",  # etcd-helper: the etcd 3.4 adapter
+}
 
 
 def _entry_points() -> dict[str, EntryPoint]:
