@@ -53,6 +53,7 @@ from harness.core.protocols import HarnessError, HostError, NodeSpec, Probe
 from harness.dbs.etcd_client import EtcdClient
 from harness.dbs.raftnode import RaftnodeDB, _Node
 from harness.dbs.raftnode_client import get_json
+from nemeses.base import wait_until
 
 log = logging.getLogger("splitbrain")
 
@@ -297,28 +298,35 @@ class EtcdDB(RaftnodeDB):
         return {}
 
     def _wait_ready(self, rec: _Node, argv: list[str]) -> None:
-        host, command = rec.spec.host, " ".join(argv)
-        deadline = time.monotonic() + self.start_timeout
-        listening_since: float | None = None
-        while True:
-            if self._answers_as(rec):
-                return
-            if _port_open(host.address, rec.spec.peer_port):
-                now = time.monotonic()
-                listening_since = listening_since or now
-                if not self._quorum_running() or now - listening_since >= READY_GRACE_S:
-                    return  # up, waiting for its peers: clients will be refused until then
-            assert rec.pid is not None
-            if not host.is_alive(rec.pid):
-                rec.pid = None
-                raise HostError(host.name, command, f"exited during start: {self._log_tail(rec)}")
-            if time.monotonic() > deadline:
-                self.kill(rec.spec.name)
-                raise HostError(
-                    host.name, command,
-                    f"peer port {rec.spec.peer_port} not listening after {self.start_timeout:g}s: {self._log_tail(rec)}",
-                )  # fmt: skip
-            time.sleep(0.05)
+        """Poll until the member is ready (see the module docstring) or has exited."""
+        listening: dict[str, float] = {}
+        host, pid = rec.spec.host, rec.pid
+        assert pid is not None
+        settled = wait_until(
+            lambda: not host.is_alive(pid) or self._ready(rec, listening), self.start_timeout
+        )
+        if settled and host.is_alive(pid):
+            return
+        command, tail = " ".join(argv), self._log_tail(rec)
+        if not host.is_alive(pid):
+            rec.pid = None
+            raise HostError(host.name, command, f"exited during start: {tail}")
+        self.kill(rec.spec.name)
+        raise HostError(
+            host.name,
+            command,
+            f"peer port {rec.spec.peer_port} not listening after {self.start_timeout:g}s: {tail}",
+        )
+
+    def _ready(self, rec: _Node, listening: dict[str, float]) -> bool:
+        """Serving as this member, or listening for peers while no quorum runs (or for
+        READY_GRACE_S): then it waits for its peers and refuses clients until then."""
+        if self._answers_as(rec):
+            return True
+        if not _port_open(rec.spec.host.address, rec.spec.peer_port):
+            return False
+        since = listening.setdefault("since", time.monotonic())
+        return not self._quorum_running() or time.monotonic() - since >= READY_GRACE_S
 
     def _answers_as(self, rec: _Node) -> bool:
         """The client port serves, and it is this member (its own command line)."""

@@ -137,20 +137,17 @@ class EtcdClient(RaftnodeClient):
             conn.request("POST", path, body=payload, headers={"Content-Type": "application/json"})
             response = conn.getresponse()
             raw = response.read()
-        except TimeoutError:
-            self.close()
-            raise GatewayError("timeout", sent=True) from None
         except (OSError, http.client.HTTPException) as exc:
             self.close()
-            raise GatewayError(f"connection lost: {type(exc).__name__}", sent=True) from None
+            lost = (
+                "timeout"
+                if isinstance(exc, TimeoutError)
+                else f"connection lost: {type(exc).__name__}"
+            )
+            raise GatewayError(lost, sent=True) from None
         if response.will_close:
             self.close()
-        try:
-            parsed = json.loads(raw) if raw else {}
-        except ValueError:
-            parsed = {}
-        if not isinstance(parsed, dict):
-            parsed = {}
+        parsed = _json_object(raw)
         if response.status != 200:
             code = parsed.get("code") if isinstance(parsed.get("code"), int) else None
             text = str(parsed.get("error") or parsed.get("message") or "")
@@ -280,6 +277,15 @@ class EtcdClient(RaftnodeClient):
                 return ClientResult(
                     "fail", value, "precondition-failed: every txn lost its compare (contention)"
                 )
+
+
+def _json_object(raw: bytes) -> dict[str, Any]:
+    """A response body as a dict ({} when it is empty, not JSON or not an object)."""
+    try:
+        parsed = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
 
 
 def _left(deadline: float) -> float:
