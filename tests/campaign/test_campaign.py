@@ -5,6 +5,8 @@ runs, and the exit codes."""
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -239,3 +241,14 @@ def test_junit_maps_every_verdict():
     assert cases[2].find("error").get("type") == "unknown"
     assert cases[3].find("error").get("message") == "host n1: boom"
     assert cases[4].find("skipped") is not None
+
+
+@pytest.mark.skipif(shutil.which("etcd") is None, reason="needs etcd (Debian package etcd-server)")
+def test_the_documented_spec_validates(tmp_path):
+    text = (Path(__file__).resolve().parents[2] / "docs" / "campaigns.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    path = tmp_path / "nightly.yaml"
+    path.write_text(block)
+    camp = load_campaign(path)
+    assert len(camp.cells) == 2 * 2 * 2 * 3 + 3 * 2 + 2
+    assert camp.cells[-1].spec.db_options == {"serializable": True, "version": "3.4"}
