@@ -158,6 +158,8 @@ def host_version(host: Any, etcd_bin: str) -> str:
         result = host.run([etcd_bin, "--version"], check=False, timeout=30.0)
     except HarnessError:
         raise HostError(host.name, command, f"etcd not found: {INSTALL_HINT}") from None
+    if result.exit_code in (126, 127):  # the shell's "not executable" / "not found"
+        raise HostError(host.name, command, f"etcd not found: {INSTALL_HINT}")
     version = parse_version(result.stdout) if result.exit_code == 0 else None
     if version is None:
         raise HostError(

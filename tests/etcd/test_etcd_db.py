@@ -5,17 +5,23 @@ reads from an isolated member are caught as not linearizable."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
+import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from harness.cluster import open_cluster
+from harness.cluster import free_ports, open_cluster
+from harness.core.faketime import FAKETIME_LIB, faketime_env
 from harness.core.protocols import HarnessError, HostError
 from harness.dbs.etcd import EtcdDB, EtcdSettings, parse_version
+from harness.hosts.local import LocalHost
 from harness.runner import Runner
 from harness.spec import build_spec
+from nemeses.base import wait_until
 from tests.conftest import requires_netns
 from tests.e2e.conftest import CLI, splitbrain_test
 from tests.etcd.conftest import requires_etcd
@@ -165,3 +171,51 @@ def test_serializable_reads_from_an_isolated_member_are_not_linearizable(store, 
         if '"read"' in line and '"ok"' in line and '"n3"' in line
     ]
     assert reads_on_n3  # the isolated member kept answering reads (from its own state)
+
+
+@requires_etcd
+@pytest.mark.process
+@pytest.mark.skipif(not Path(FAKETIME_LIB).exists(), reason="needs libfaketime (Debian faketime)")
+def test_libfaketime_moves_date_but_not_etcd(tmp_path):
+    """Why clock faults are refused for etcd: the same environment that moves a libc
+    program's clock by an hour leaves a Go program's clock alone."""
+    offset = tmp_path / "faketime.rc"
+    offset.write_text("+3600\n")
+    env = faketime_env(str(offset))
+    host = LocalHost("n1")
+    shifted = int(host.run(["date", "+%s"], env=env).stdout) - time.time()
+    assert 3500 < shifted < 3700
+    port, peer = free_ports(2)
+    argv = [
+        "etcd", "--name", "n1", "--data-dir", str(tmp_path / "data"), "--logger", "zap",
+        "--listen-client-urls", f"http://127.0.0.1:{port}",
+        "--advertise-client-urls", f"http://127.0.0.1:{port}",
+        "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+        "--initial-cluster", f"n1=http://127.0.0.1:{peer}",
+    ]  # fmt: skip
+    log = tmp_path / "etcd.log"
+    pid = host.start_daemon(argv, log_path=str(log), pid_path=str(tmp_path / "pid"), env=env)
+    try:
+        assert wait_until(lambda: '"ts"' in log.read_text(), 30.0)
+        first = json.loads(next(line for line in log.read_text().splitlines() if '"ts"' in line))
+        stamp = datetime.fromisoformat(first["ts"].replace("Z", "+00:00")).timestamp()
+        assert abs(stamp - time.time()) < 300, first["ts"]  # real time, not an hour ahead
+    finally:
+        host.signal(pid, signal.SIGKILL)
+        wait_until(lambda: not host.is_alive(pid), 15.0)
+
+
+def test_db_option_flags_are_yaml_values_over_the_files(tmp_path):
+    from harness.spec import SpecError
+    from harness.test_command import parse_db_options, spec_from_cli
+
+    assert parse_db_options(["serializable=true", "snapshot_count=100", "extra_flags=--pre-vote"]) == {
+        "serializable": True, "snapshot_count": 100, "extra_flags": "--pre-vote"
+    }  # fmt: skip
+    path = tmp_path / "spec.yaml"
+    path.write_text("db: etcd\ndb_options: {snapshot_count: 5, log_level: warn}\n")
+    spec = spec_from_cli({"db_options": ("snapshot_count=7",)}, {"db_options"}, str(path))
+    assert spec.db_options == {"snapshot_count": 7, "log_level": "warn"}
+    with pytest.raises(SpecError, match="--db-option: expected KEY=VALUE, got 'serializable'"):
+        parse_db_options(["serializable"])
