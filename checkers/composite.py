@@ -11,7 +11,8 @@ Which checkers run (docs/interfaces.md §5):
 | counter  | counter bounds |
 | bank     | bank totals |
 
-plus, always, stats and unhandled errors; Raft safety when node events or dumps exist;
+plus, always, stats and unhandled errors; Raft safety when node events or dumps exist
+(results["safety"] says which of its properties could be checked and why not the others);
 durability whenever the history has final reads; and linearizability with `model`
 whenever the caller names one. The verdict is merged with false > unknown > true. A
 checker that crashes becomes "unknown" with its error instead of taking the whole
@@ -31,7 +32,7 @@ from typing import Any
 import yaml
 
 from checkers import bank, counter, durability, errors, raft_safety, sets, stats
-from checkers.events import has_evidence, load_evidence
+from checkers.events import has_evidence
 from checkers.formats import load_history
 from checkers.history import HistoryError, Op, ReadResult, pair_history
 from checkers.linearizability import check as lin_check
@@ -42,6 +43,7 @@ WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
 DEFAULT_BUDGET_S = 60.0
 RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.jsonl"
+DB_INFO_FILE = "db.json"  # written by harness.status_poller.start_status_poller
 
 # The one table of linearizability models: per workload checked for linearizability,
 # and per family of imported history (model_family). Names are checkers.models.MODELS keys.
@@ -180,7 +182,7 @@ def check_history(
         plan.append(("durability", lambda: durability.check(ops)))
     if events_dir is not None and has_evidence(events_dir):
         root = events_dir
-        plan.append(("raft-safety", lambda: raft_safety.check_evidence(load_evidence(root))))
+        plan.append(("raft-safety", lambda: raft_safety.check_events(root)))
     results: dict[str, Any] = {
         "valid": True,
         "workload": workload,
@@ -199,7 +201,28 @@ def check_history(
         results["timing_s"][name] = round(elapsed, 3)
         verdicts.append(result.valid)
     results["valid"] = merge_valid(verdicts)
+    results["safety"] = safety_coverage(results)
     return results
+
+
+def safety_coverage(results: dict[str, Any]) -> dict[str, Any]:
+    """Which Raft safety properties this run's evidence could check, and why not the
+    others: without node evidence nothing was checked (never "holds")."""
+    entry = results.get("raft-safety")
+    properties = (entry or {}).get("details", {}).get("properties")
+    if not isinstance(properties, dict):
+        why = (
+            "the raft-safety checker did not finish"
+            if entry
+            else "no node events or log dumps were collected"
+        )
+        return {"checked": [], "not_checked": dict.fromkeys(raft_safety.PROPERTIES, why)}
+    return {
+        "checked": [p for p, e in properties.items() if e.get("checked", True)],
+        "not_checked": {
+            p: e.get("reason", "") for p, e in properties.items() if not e.get("checked", True)
+        },
+    }
 
 
 def _workload_from_spec(store_dir: Path) -> str | None:
@@ -271,8 +294,20 @@ def check_store(
         warnings=history.warnings,
         source=str(store / HISTORY_FILE),
     )
+    results.update(_db_info(store))
     write_results(store / RESULTS_FILE, results)
     return results
+
+
+def _db_info(store: Path) -> dict[str, Any]:
+    """{"db": {...}, "db_version": ...} from the store's db.json (the runner writes it)."""
+    try:
+        info = json.loads((store / DB_INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    return {"db": info, "db_version": info.get("version")}
 
 
 def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
@@ -301,6 +336,13 @@ def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
         more = entry.get("violation_count", len(shown)) - len(shown)
         if more > 0:
             lines.append(f"  [{name}] ... and {more} more (see results.json)")
+    not_checked = results.get("safety", {}).get("not_checked") or {}
+    reasons = sorted(set(not_checked.values()))
+    if len(not_checked) == len(raft_safety.PROPERTIES) and len(reasons) == 1:
+        lines.append(f"  raft safety not checked: {reasons[0]}")
+    elif not_checked and "raft-safety" not in names:  # else its summary says it
+        listed = "; ".join(f"{p} ({why})" for p, why in not_checked.items())
+        lines.append(f"  raft safety not checked: {listed}")
     for warning in results.get("warnings", [])[:5]:
         lines.append(f"  warning: {warning}")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ from harness.dbs.registry import load_db
 from harness.recorder import Counters, Recorder
 from harness.report import write_report
 from harness.spec import TestSpec
+from harness.status_poller import start_status_poller, stop_status_poller
 from harness.store import RunDir, create_run
 from harness.workers import ClientSlot, Shared, run_nemesis_op, start_threads
 from workloads import WorkloadOptions
@@ -191,6 +192,7 @@ class Runner:
         db = self.db
         ctx: TestContext | None = None
         package = self.nemesis_package
+        poller = None  # etcd-helper hook: node evidence for DBs that write none
         try:
             self._phase("setup")
             db = self._settle(run_dir)
@@ -218,6 +220,7 @@ class Runner:
             self.recorder = Recorder(run_dir.history)
             self._phase("wait-healthy")
             self._wait_healthy(ctx, HEALTHY_TIMEOUT_S)
+            poller = start_status_poller(ctx)  # etcd-helper hook (harness/status_poller.py)
             if package is None:
                 package = self._build_nemesis(ctx)
             if package is not None:
@@ -234,10 +237,12 @@ class Runner:
             if not self.stop.is_set() and workload.final is not None:
                 self._phase("final-reads")
                 self._final_reads(ctx, workload.final)
+            stop_status_poller(poller)  # etcd-helper hook: stopped before collect
             if not self.abort.is_set():
                 self._phase("collect")
                 self._collect(ctx, run_dir)
         finally:
+            stop_status_poller(poller)  # etcd-helper hook: also when a phase failed
             self._phase("teardown")
             self._teardown(ctx, db, cluster, package)
 

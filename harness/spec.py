@@ -25,7 +25,7 @@ from typing import Any
 
 import yaml
 
-from harness.core.protocols import DB, HarnessError, SupportsBugs
+from harness.core.protocols import DB, HarnessError, SupportsBugs, SupportsPreflight
 from harness.dbs.registry import load_db
 from nemeses.base import FAULTS, NemesisError
 from nemeses.schedule import explicit_ops
@@ -399,11 +399,17 @@ def _check_schedule(source: str, path: str, spec: TestSpec) -> None:
 def validate_spec(spec: TestSpec, source: str) -> TestSpec:
     """Check the final spec against what it names; returns it. Run once, on the spec as it
     will run (a YAML file overlaid by flags), before anything starts: the DB must be
-    registered and load, each bug must be one the DB declares (SupportsBugs), and an ssh
-    hosts file must read and cover every node."""
+    registered and load, each bug must be one the DB declares (SupportsBugs), an ssh
+    hosts file must read and cover every node, and the DB's own preflight must pass
+    (SupportsPreflight: a missing binary, an unknown db option, a fault it cannot take)."""
     db = _load_db(spec, source)
     _check_bugs(spec, db, source)
     _check_ssh_hosts(spec, source)
+    if isinstance(db, SupportsPreflight):
+        try:
+            db.preflight(spec)
+        except HarnessError as exc:
+            raise SpecError(source, "db", str(exc)) from None
     return spec
 
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 import click
+import yaml
 
 from checkers.composite import summary_text
 from harness.core.protocols import HarnessError
@@ -59,12 +60,28 @@ def spec_from_cli(values: dict[str, Any], given: set[str], spec_file: str | None
     data = {OPTION_FIELDS[k]: values[k] for k in given if k in OPTION_FIELDS}
     if "rate" in data and data["rate"] == 0:
         data["rate"] = None  # --rate 0: unthrottled
+    if values.get("db_options"):  # etcd-helper hook: --db-option KEY=VALUE over the file's
+        data["db_options"] = {**base.db_options, **parse_db_options(values["db_options"])}
     try:
         return validate_spec(build_spec(data, COMMAND_LINE, base), COMMAND_LINE)
     except SpecError as exc:
         if exc.path in data or spec_file is None:
             raise SpecError(COMMAND_LINE, _flag(exc.path), exc.problem) from None
         raise SpecError(spec_file, exc.path, exc.problem) from None  # the file's value
+
+
+def parse_db_options(items: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """--db-option KEY=VALUE pairs; VALUE is read as YAML (true, 100, [a, b], text)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError(COMMAND_LINE, "--db-option", f"expected KEY=VALUE, got {item!r}")
+        try:
+            out[key.strip().replace("-", "_")] = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            out[key.strip().replace("-", "_")] = raw
+    return out
 
 
 def fail(message: str) -> None:
@@ -134,6 +151,13 @@ def combined_exit(codes: list[int]) -> int:
 @click.option("--store", help="Store directory (default ./store).")
 @click.option("--budget", type=float, help="Seconds the checkers may spend (default 120).")
 @click.option("--op-timeout", type=float, help="Client op timeout in seconds (default 5).")
+@click.option(
+    "--db-option",
+    "db_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A DB option (repeatable), e.g. serializable=true; VALUE is read as YAML.",
+)
 @click.option("--progress/--no-progress", default=True, help="Show the live progress line.")
 @click.pass_context
 def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **values: Any) -> None:

@@ -223,6 +223,34 @@ class SupportsBlockPeers(Protocol):
 
 
 @runtime_checkable
+class SupportsPreflight(Protocol):
+    """The DB's own refusals before anything starts (a missing binary, an option it
+    does not know, a fault it cannot take): ``preflight(spec)`` raises HarnessError
+    with one line naming the fix. ``harness.spec.validate_spec`` calls it."""
+
+    def preflight(self, spec: Any) -> None: ...
+
+
+@runtime_checkable
+class SupportsVersion(Protocol):
+    """The DB can say which version it runs (recorded in ``<store>/db.json`` and in
+    results.json as ``db_version``); None when it cannot tell."""
+
+    def version(self) -> str | None: ...
+
+
+@runtime_checkable
+class PolledStatus(Protocol):
+    """The DB's nodes write no Raft events of their own: the runner's status poller
+    (``harness.status_poller``) samples ``probe()`` and writes role/vote/commit events
+    for them. ``evidence_limits`` names the safety properties that sampled status cannot
+    show, and why. Declared by ``poll_status = True``."""
+
+    poll_status: Literal[True]
+    evidence_limits: dict[str, str]
+
+
+@runtime_checkable
 class SupportsWalPath(Protocol):
     """The disk nemesis can damage this DB's write-ahead log: its path on the node's host."""
 

@@ -5,8 +5,8 @@ A third-party package declares, in its pyproject.toml,
     [project.entry-points."splitbrain.dbs"]
     mydb = "mypkg.splitbrain_db:MyDB"
 
-and `splitbrain test --db mydb` loads it (see docs/plugins.md). The built-in DBs (raftnode
-and the in-process null DB) are registered the same way in splitbrain's own
+and `splitbrain test --db mydb` loads it (see docs/plugins.md). The built-in DBs (raftnode,
+etcd and the in-process null DB) are registered the same way in splitbrain's own
 pyproject.toml, and also listed here so that a source checkout works before
 `pip install -e .`.
 """
@@ -19,7 +19,11 @@ from typing import Any
 from harness.core.protocols import DB, HarnessError
 
 GROUP = "splitbrain.dbs"
-BUILTIN = {"null": "harness.dbs.null:NullDB", "raftnode": "harness.dbs.raftnode:RaftnodeDB"}
+BUILTIN = {
+    "null": "harness.dbs.null:NullDB",
+    "raftnode": "harness.dbs.raftnode:RaftnodeDB",
+    "etcd": "harness.dbs.etcd:EtcdDB",
+}
 
 
 def _entry_points() -> dict[str, EntryPoint]:
