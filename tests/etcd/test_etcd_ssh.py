@@ -10,7 +10,7 @@ from harness.cluster import open_cluster
 from harness.core.protocols import HostError
 from harness.dbs.etcd import EtcdDB
 from nemeses.base import wait_until
-from tests.conftest import CAN_ADMIN_NETWORK, requires_command
+from tests.conftest import requires_command, requires_netns
 from tests.etcd.conftest import requires_etcd
 
 NODES = ["n1", "n2", "n3"]
@@ -18,7 +18,7 @@ pytestmark = [
     requires_etcd,
     pytest.mark.root,
     pytest.mark.process,
-    pytest.mark.skipif(not CAN_ADMIN_NETWORK, reason="needs root and iproute2 for namespaces"),
+    requires_netns,
     requires_command("/usr/sbin/sshd", "openssh-server"),
     requires_command("ssh-keygen", "openssh-client"),
 ]
