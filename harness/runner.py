@@ -213,6 +213,7 @@ class Runner:
                 options: dict[str, Any] = {
                     "bugs": list(spec.bugs),
                     "seed": spec.seed,
+                    "store_dir": str(run_dir.path),  # for controller-side DB artefacts
                     **spec.db_options,
                 }
                 if needs_faketime(spec):

@@ -49,10 +49,28 @@ def _flag(field: str) -> str:
     return field
 
 
+def db_options_from_cli(values: dict[str, Any]) -> dict[str, Any]:
+    """``--db-option KEY=VALUE`` (strings; the DB converts), ``--bin``, ``--bin-arg``."""
+    out: dict[str, Any] = {}
+    for item in values.get("db_options") or ():
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SpecError("command line", "--db-option", f"expected KEY=VALUE, got {item!r}")
+        out[key.strip().replace("-", "_")] = value
+    if values.get("bin"):
+        out["bin"] = values["bin"]
+    if values.get("bin_args"):
+        out["bin_args"] = list(values["bin_args"])
+    return out
+
+
 def spec_from_cli(values: dict[str, Any], given: set[str], spec_file: str | None) -> TestSpec:
     """The spec: YAML file (if any), then the flags the user actually gave."""
     base = load_yaml(spec_file) if spec_file else TestSpec()
     data = {OPTION_FIELDS[k]: values[k] for k in given if k in OPTION_FIELDS}
+    cli_db_options = db_options_from_cli(values)
+    if cli_db_options:
+        data["db_options"] = {**base.db_options, **cli_db_options}
     if "rate" in data and data["rate"] == 0:
         data["rate"] = None  # --rate 0: unthrottled
     try:
@@ -71,6 +89,12 @@ def check_db_and_bugs(spec: TestSpec, source: str) -> None:
             raise SpecError(
                 source, "--db", f"unknown db {spec.db!r} (available: null, {', '.join(known)})"
             )
+        # A DB may refuse a spec it cannot run (a workload, a missing binary) up front.
+        from harness.dbs.registry import load_db_factory
+
+        check_spec = getattr(load_db_factory(spec.db), "check_spec", None)
+        if callable(check_spec):
+            check_spec(spec)
     if spec.bugs and spec.db == "raftnode":
         from raftnode.bugs import BUGS
 
@@ -160,6 +184,20 @@ def combined_exit(codes: list[int]) -> int:
 @click.option("--store", help="Store directory (default ./store).")
 @click.option("--budget", type=float, help="Seconds the checkers may spend (default 120).")
 @click.option("--op-timeout", type=float, help="Client op timeout in seconds (default 5).")
+@click.option(
+    "--db-option",
+    "db_options",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A DB option (repeatable), e.g. version=0.3.12 for pysyncobj; see docs/*.md per DB.",
+)
+@click.option("--bin", help="--db maelstrom: the Maelstrom node binary to run on every node.")
+@click.option(
+    "--bin-arg",
+    "bin_args",
+    multiple=True,
+    help="--db maelstrom: an argument for --bin (repeatable, in order).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show the live progress line.")
 @click.pass_context
 def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **values: Any) -> None:

@@ -41,7 +41,9 @@ class PartitionNemesis(Fault):
         self.active: topology.Grudge | None = None
 
     def _how(self, ctx: Any) -> str:
-        if cluster_kind(ctx) == "local":
+        # A DB that carries its nodes' peer traffic itself (maelstrom) is cut through its
+        # hook on every kind: host-level routes would not touch that traffic.
+        if cluster_kind(ctx) == "local" or getattr(ctx.db, "routes_peer_traffic", False) is True:
             if not callable(getattr(ctx.db, "block_peers", None)):
                 raise NemesisError(
                     "partition needs the netns or ssh cluster kind (or a DB with a partition hook)"

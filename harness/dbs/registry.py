@@ -17,7 +17,11 @@ from typing import Any
 from harness.core.protocols import DB, HarnessError
 
 GROUP = "splitbrain.dbs"
-BUILTIN = {"raftnode": "harness.dbs.raftnode:RaftnodeDB"}
+BUILTIN = {
+    "raftnode": "harness.dbs.raftnode:RaftnodeDB",
+    "maelstrom": "harness.dbs.maelstrom:MaelstromDB",
+    "pysyncobj": "harness.dbs.pysyncobj_db:PySyncObjDB",
+}
 
 
 def _entry_points() -> dict[str, EntryPoint]:
