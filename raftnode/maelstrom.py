@@ -104,7 +104,7 @@ class MaelstromRuntime(Runtime):
         self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
         self.transport = MaelstromTransport(self.out)  # type: ignore[assignment]
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
-        if "no-fsync" in self.opts.bugs:
+        if not self.storage.fsync:  # the no-fsync bug: flush the buffer now and then
             self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
         log.info("node %s up under maelstrom: peers %s, data %s", self.opts.node_id,
                  ",".join(sorted(self.opts.peers)), self.opts.data_dir)  # fmt: skip

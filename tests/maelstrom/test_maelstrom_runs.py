@@ -135,6 +135,7 @@ def test_garbage_mid_run_is_logged_and_counted_not_fatal(store) -> None:  # noqa
         ([], "needs the node binary: --bin PATH"),
         (["--bin", "/nonexistent/node"], "binary /nonexistent/node does not exist"),
         (["--bin", str(HERE / "__init__.py")], "is not executable"),
+        ([*BROKEN, "--nemesis", "packet"], "fault packet cannot reach Maelstrom nodes"),
     ],
 )
 def test_spec_errors_before_anything_starts(tmp_path: Path, args: list[str], expected: str) -> None:

@@ -13,7 +13,7 @@ def test_request_bodies_map_the_workload_ops() -> None:
     assert request_body("cas", "r", [1, 2]) == {"type": "cas", "key": "r", "from": 1, "to": 2}
     with pytest.raises(ValueError, match="not supported by the Maelstrom lin-kv protocol"):
         request_body("append", "a0", 1)
-    with pytest.raises(ValueError, match=r"\[from, to\]"):
+    with pytest.raises(ValueError, match=r"\[old, new\]"):
         request_body("cas", "r", 5)
 
 

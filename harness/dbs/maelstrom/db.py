@@ -127,6 +127,14 @@ class MaelstromDB(RaftnodeDB):
                 f"workload {spec.workload!r} is not supported by the Maelstrom lin-kv protocol "
                 f"(read/write/cas only; use --workload {' or '.join(SUPPORTED_WORKLOADS)})"
             )
+        faults = set(spec.nemesis) | {str(e.f).split("-", 1)[-1] for e in spec.nemesis_schedule}
+        useless = sorted(faults & {"packet", "disk"})
+        if useless:
+            raise _problem(
+                f"fault {', '.join(useless)} cannot reach Maelstrom nodes (their traffic goes "
+                "through the controller, and an arbitrary binary has no known WAL); use "
+                "--db-option latency_ms=… for slow links, and partition, kill, pause, clock"
+            )
         config = MaelstromConfig.from_options(spec.db_options)
         if spec.cluster != "ssh":
             resolve_local_bin(config.bin)

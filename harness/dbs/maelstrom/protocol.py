@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.core.protocols import ClientResult
+from harness.dbs.raftnode_client import build_body
 
 # Error codes with their Maelstrom names.
 ERROR_NAMES = {
@@ -85,16 +86,18 @@ def encode(src: str, dest: str, body: dict[str, Any]) -> bytes:
 
 
 def request_body(f: str, key: Any, value: Any) -> dict[str, Any]:
-    """The lin-kv request for a harness op (without msg_id); ValueError if it has none."""
-    if f == "read":
-        return {"type": "read", "key": key}
+    """The lin-kv request for a harness op (without msg_id); ValueError if it has none.
+    Shapes are checked by the raftnode client's `build_body`, the one place that knows
+    what each workload op carries."""
+    if f not in OPS:
+        raise ValueError(f"op {f!r} is not supported by the Maelstrom lin-kv protocol")
+    checked = build_body(f, key, value)
+    body: dict[str, Any] = {"type": f, "key": key}  # keys as given: Maelstrom keys are any JSON
     if f == "write":
-        return {"type": "write", "key": key, "value": value}
-    if f == "cas":
-        if not isinstance(value, list | tuple) or len(value) != 2:
-            raise ValueError(f"cas value must be [from, to], not {value!r}")
-        return {"type": "cas", "key": key, "from": value[0], "to": value[1]}
-    raise ValueError(f"op {f!r} is not supported by the Maelstrom lin-kv protocol")
+        body["value"] = value
+    elif f == "cas":
+        body["from"], body["to"] = checked["old"], checked["new"]
+    return body
 
 
 def error_name(code: Any) -> str:
