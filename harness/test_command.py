@@ -89,12 +89,13 @@ def check_db_and_bugs(spec: TestSpec, source: str) -> None:
             raise SpecError(
                 source, "--db", f"unknown db {spec.db!r} (available: null, {', '.join(known)})"
             )
-        # A DB may refuse a spec it cannot run (a workload, a missing binary) up front.
+        # A DB may refuse a spec it cannot run (a workload, a missing binary) up front
+        # (the same hook as the etcd helper's; keep one of the two when merging).
         from harness.dbs.registry import load_db_factory
 
-        check_spec = getattr(load_db_factory(spec.db), "check_spec", None)
-        if callable(check_spec):
-            check_spec(spec)
+        preflight = getattr(load_db_factory(spec.db), "preflight", None)
+        if callable(preflight):
+            preflight(spec)
     if spec.bugs and spec.db == "raftnode":
         from raftnode.bugs import BUGS
 

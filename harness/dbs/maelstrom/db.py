@@ -120,7 +120,7 @@ class MaelstromDB(RaftnodeDB):
 
     # -- spec-time checks -----------------------------------------------------------
     @classmethod
-    def check_spec(cls, spec: Any) -> None:
+    def preflight(cls, spec: Any) -> None:
         """Before anything starts: a workload lin-kv can express and a binary to run."""
         if spec.workload not in SUPPORTED_WORKLOADS:
             raise _problem(
