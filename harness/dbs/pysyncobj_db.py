@@ -60,6 +60,7 @@ class PySyncObjDB(RaftnodeDB):
 
     name = "pysyncobj"
     block_peers = None  # no way to cut PySyncObj's peer traffic from inside: netns/ssh only
+    check_bugs = None  # raftnode's planted bugs are not this DB's: --bug is refused
     # What the Raft safety checker cannot judge from the events the server writes.
     evidence_limits = {
         prop: "PySyncObj has no hook for log appends; its events are start and role only"

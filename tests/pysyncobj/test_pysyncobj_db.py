@@ -50,6 +50,8 @@ def until_ok(db: PySyncObjDB, node: str, f: str, key, value, timeout: float = 30
 def test_the_client_api_is_raftnodes_over_pysyncobj(cluster_db: PySyncObjDB) -> None:
     db = cluster_db
     assert until_ok(db, "n2", "write", "k", 1).type == "ok"  # through a follower or the leader
+    for node in NODES:  # every node connected to the leader (peers retry every 5 s)
+        assert until_ok(db, node, "read", "k", None).value == 1
     client = db.client("n3")
     try:
         assert client.invoke("cas", "k", [5, 6], 5.0).error == "precondition-failed"

@@ -109,6 +109,7 @@ class MaelstromDB(RaftnodeDB):
     # go through block_peers on every cluster kind (nemeses.partition honours this).
     routes_peer_traffic = True
     wal_path = None  # an arbitrary binary has no WAL we know of: no disk faults
+    check_bugs = None  # raftnode's planted bugs are not this DB's: --bug is refused
 
     def __init__(self, start_timeout: float = 30.0) -> None:
         super().__init__(start_timeout)
