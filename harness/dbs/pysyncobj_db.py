@@ -34,7 +34,7 @@ from harness.dbs.options import opt_choice, opt_int
 from harness.dbs.pysyncobj_venv import DEFAULT_VERSION, Venv, check_version, ensure_venv
 from harness.dbs.raftnode import RaftnodeDB, _Node
 
-SERVER_FILE = Path(__file__).resolve().parent / "pysyncobj_server.py"
+SERVER_FILE = Path(__file__).resolve().parent / "hostside" / "pysyncobj_server.py"
 CONF_OPTIONS = (
     "raftMinTimeout", "raftMaxTimeout", "appendEntriesPeriod", "leaderFallbackTimeout",
     "connectionTimeout", "connectionRetryTime", "autoTickPeriod", "logCompactionMinEntries",

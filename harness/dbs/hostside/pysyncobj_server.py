@@ -24,9 +24,9 @@ apply or commit events without append evidence would make the checker see leader
 empty logs, so none are written: the other four properties are not checked.
 
 Runs on the hosts with the version's own interpreter: imports only the standard
-library, pysyncobj, and raftnode's stdlib-only modules (uploaded alongside). Start it
-with ``python -P`` so this file's directory (harness/dbs, which has a raftnode.py) does
-not shadow the raftnode package.
+library, pysyncobj, and raftnode's stdlib-only modules (uploaded alongside). It lives in
+harness/dbs/hostside/ (not a package) so importing harness never imports pysyncobj, and is
+started with ``python -P`` so no script directory can shadow a package on the path.
 """
 
 from __future__ import annotations
