@@ -197,6 +197,7 @@ class Runner:
             self._phase("setup")
             db = self._settle(run_dir)
             options: dict[str, Any] = {"bugs": list(spec.bugs), "seed": spec.seed}
+            options["store_dir"] = str(run_dir.path)  # for controller-side DB artefacts
             options.update(spec.db_options)
             if needs_faketime(spec):
                 options["faketime"] = True

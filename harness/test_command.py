@@ -53,15 +53,26 @@ def _flag(field: str) -> str:
     return field
 
 
+def db_options_from_cli(values: dict[str, Any]) -> dict[str, Any]:
+    """``--db-option KEY=VALUE`` (VALUE read as YAML), ``--bin``, ``--bin-arg``."""
+    out = parse_db_options(values.get("db_options") or ())
+    if values.get("bin"):
+        out["bin"] = values["bin"]
+    if values.get("bin_args"):
+        out["bin_args"] = list(values["bin_args"])
+    return out
+
+
 def spec_from_cli(values: dict[str, Any], given: set[str], spec_file: str | None) -> TestSpec:
     """The spec: YAML file (if any), then the flags the user actually gave; validated
     (harness.spec.validate_spec) before anything starts."""
     base = load_yaml(spec_file) if spec_file else TestSpec()
     data = {OPTION_FIELDS[k]: values[k] for k in given if k in OPTION_FIELDS}
+    cli_db_options = db_options_from_cli(values)
+    if cli_db_options:
+        data["db_options"] = {**base.db_options, **cli_db_options}
     if "rate" in data and data["rate"] == 0:
         data["rate"] = None  # --rate 0: unthrottled
-    if values.get("db_options"):  # etcd-helper hook: --db-option KEY=VALUE over the file's
-        data["db_options"] = {**base.db_options, **parse_db_options(values["db_options"])}
     try:
         return validate_spec(build_spec(data, COMMAND_LINE, base), COMMAND_LINE)
     except SpecError as exc:
@@ -156,7 +167,15 @@ def combined_exit(codes: list[int]) -> int:
     "db_options",
     multiple=True,
     metavar="KEY=VALUE",
-    help="A DB option (repeatable), e.g. serializable=true; VALUE is read as YAML.",
+    help="A DB option (repeatable), e.g. serializable=true (etcd) or version=0.3.12 "
+    "(pysyncobj); VALUE is read as YAML. See docs/*.md per DB.",
+)
+@click.option("--bin", help="--db maelstrom: the Maelstrom node binary to run on every node.")
+@click.option(
+    "--bin-arg",
+    "bin_args",
+    multiple=True,
+    help="--db maelstrom: an argument for --bin (repeatable, in order).",
 )
 @click.option("--progress/--no-progress", default=True, help="Show the live progress line.")
 @click.pass_context

@@ -15,7 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from harness.core.protocols import Host, RunContext, SupportsBlockPeers
+from harness.core.protocols import Host, RoutesPeerTraffic, RunContext, SupportsBlockPeers
 from nemeses import net, topology
 from nemeses.base import NemesisError, cluster_kind, host_of, log
 from nemeses.fault import Fault
@@ -42,7 +42,10 @@ class PartitionNemesis(Fault):
         self.active: topology.Grudge | None = None
 
     def _how(self, ctx: RunContext) -> str:
-        if cluster_kind(ctx) == "local":
+        # A DB that carries its nodes' peer traffic itself (maelstrom) is cut through its
+        # hook on every kind: host-level routes would not touch that traffic.
+        routed = isinstance(ctx.db, RoutesPeerTraffic) and ctx.db.routes_peer_traffic is True
+        if cluster_kind(ctx) == "local" or routed:
             self._hook(ctx)
             return "hook"
         return self.mechanism

@@ -251,6 +251,15 @@ class PolledStatus(Protocol):
 
 
 @runtime_checkable
+class RoutesPeerTraffic(Protocol):
+    """The DB carries its nodes' peer traffic itself (the Maelstrom DB routes every
+    message through the controller), so host-level routes never touch it: partitions go
+    through its SupportsBlockPeers hook on every cluster kind. ``routes_peer_traffic = True``."""
+
+    routes_peer_traffic: Literal[True]
+
+
+@runtime_checkable
 class SupportsWalPath(Protocol):
     """The disk nemesis can damage this DB's write-ahead log: its path on the node's host."""
 

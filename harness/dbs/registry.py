@@ -23,6 +23,8 @@ BUILTIN = {
     "null": "harness.dbs.null:NullDB",
     "raftnode": "harness.dbs.raftnode:RaftnodeDB",
     "etcd": "harness.dbs.etcd:EtcdDB",
+    "maelstrom": "harness.dbs.maelstrom:MaelstromDB",
+    "pysyncobj": "harness.dbs.pysyncobj_db:PySyncObjDB",
 }
 
 

@@ -115,7 +115,10 @@ def test_unknown_db_is_one_line_exit_2(tmp_path: Path) -> None:
         ["--db", "nosuchdb", "--nemesis", "none", "--store", str(tmp_path), "--no-progress"]
     )
     assert result.exit_code == 2
-    assert "unknown db 'nosuchdb' (available: etcd, null, raftnode" in result.output
+    assert "unknown db 'nosuchdb' (available: " in result.output
+    assert {"null", "raftnode"} <= set(
+        result.output.split("available: ")[1].split(")")[0].split(", ")
+    )
     assert "Traceback" not in result.output
     assert not (tmp_path / "latest").exists()  # refused before anything started
 

@@ -174,7 +174,7 @@ def test_spec_error_is_structured(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("fields", "path", "problem"),
     [
-        ({"db": "nosuchdb"}, "db", "unknown db 'nosuchdb' (available: etcd, null, raftnode"),
+        ({"db": "nosuchdb"}, "db", "unknown db 'nosuchdb' (available: "),
         ({"db": "null", "bugs": ["stale-read"]}, "bugs", "db null has no planted bugs"),
         ({"bugs": ["stale-read", "gremlins"]}, "bugs", "gremlins"),
         ({"cluster": "ssh", "ssh_hosts": "/nonexistent/hosts.yaml"}, "ssh_hosts", "no such file"),
