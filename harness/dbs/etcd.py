@@ -51,6 +51,7 @@ from typing import Any
 
 from harness.core.protocols import HarnessError, HostError, NodeSpec, Probe
 from harness.dbs.etcd_client import EtcdClient
+from harness.dbs.options import HARNESS_OPTIONS
 from harness.dbs.raftnode import RaftnodeDB, _Node
 from harness.dbs.raftnode_client import get_json
 from nemeses.base import wait_until
@@ -103,12 +104,12 @@ class EtcdSettings:
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> EtcdSettings:
-        """Settings from a DB's options; the harness's own keys (bugs, seed, faketime)
-        are skipped, anything else unknown is an error naming the option."""
+        """Settings from a DB's options; the harness's own keys (HARNESS_OPTIONS) are
+        skipped, anything else unknown is an error naming the option."""
         names = {f for f in cls.__dataclass_fields__}
         settings = cls()
         for key, raw in options.items():
-            if key in ("bugs", "seed", "faketime"):
+            if key in HARNESS_OPTIONS:
                 continue
             if key not in names:
                 raise HarnessError(

@@ -13,6 +13,9 @@ from typing import Any
 
 from harness.core.protocols import HarnessError
 
+# The keys the runner itself puts into every DB's setup options, beside the spec's
+# db_options: an adapter that refuses unknown options must let these through.
+HARNESS_OPTIONS = ("bugs", "seed", "faketime", "store_dir")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 
