@@ -15,6 +15,7 @@ lines the timeline does not need.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ LEADER_COLORS = ("#4e79a7", "#59a14f", "#e15759", "#b07aa1", "#f28e2b", "#76b7b2
 # Per node, for its term line and its lane label (so the term plot needs no legend).
 NODE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                "#7f7f7f", "#bcbd22", "#17becf")  # fmt: skip
-NEEDED = ('"role"', '"vote"', '"start"')
+NEEDED = re.compile(r'"ev":\s*"(?:role|vote|start)"')  # the only events the timeline reads
 MAX_LEADER_ROWS = 30
 
 
@@ -74,7 +75,8 @@ class RaftTimeline:
 
 
 def _needed_lines(stream: TextIO) -> Iterator[str]:
-    return (line for line in stream if any(word in line for word in NEEDED))
+    search = NEEDED.search
+    return (line for line in stream if search(line))
 
 
 def _node_events(path: Path, node: str, warnings: list[str]) -> list[Event]:
@@ -145,7 +147,8 @@ def plot_timeline(timeline: RaftTimeline, data: RunData) -> Plot:
     grid = fig.add_gridspec(2, 1, height_ratios=[max(len(nodes), 1), 1.6], hspace=0.12)
     lanes = fig.add_subplot(grid[0])
     terms = fig.add_subplot(grid[1], sharex=lanes)
-    fig.subplots_adjust(**MARGINS, top=0.9, bottom=0.1)
+    height_in = fig.get_figheight()
+    fig.subplots_adjust(**MARGINS, top=1 - 0.35 / height_in, bottom=0.55 / height_in)
     end_s = (
         data.end_s
         if timeline.aligned
@@ -165,9 +168,10 @@ def plot_timeline(timeline: RaftTimeline, data: RunData) -> Plot:
                 lanes.broken_barh([(seg.start_s, seg.end_s - seg.start_s)], (y - 0.22, 0.44),
                                   color=ROLE_COLORS.get(seg.role, "#cccccc"))  # fmt: skip
         lanes.plot(node.elections, [y] * len(node.elections), linestyle="", marker="|",
-                   markersize=11, color="#333333")  # fmt: skip
-        lanes.plot(node.restarts, [y + 0.42] * len(node.restarts), linestyle="", marker="v",
-                   markersize=5, color="#d62728")  # fmt: skip
+                   markersize=15, markeredgewidth=2, color="#111111", zorder=5)  # fmt: skip
+        restarts = [t for t in node.restarts if t >= 0]  # not the starts before the test
+        lanes.plot(restarts, [y + 0.42] * len(restarts), linestyle="", marker="v",
+                   markersize=6, color="#d62728", zorder=5)  # fmt: skip
         if node.terms:
             xs = [t for t, _ in node.terms] + [end_s]
             ys = [term for _, term in node.terms] + [node.terms[-1][1]]

@@ -152,8 +152,11 @@
 
     drawOp(op, g, parent) {
       const y = g.top + this.lanes.get(op.process) * g.lane + 5;
-      const x0 = this.x(op.start, g);
-      const x1 = this.x(op.end === null ? this.openEnd : op.end, g);
+      // Clamped to just outside the plot: a long info op zoomed into would otherwise be a
+      // bar millions of pixels wide, and its dashed outline very slow to paint.
+      const lo = g.left - 20, hi = g.left + g.plot + 20;
+      const x0 = Math.min(Math.max(this.x(op.start, g), lo), hi);
+      const x1 = Math.min(Math.max(this.x(op.end === null ? this.openEnd : op.end, g), lo), hi);
       const width = Math.max(x1 - x0, 2);
       let kind = op.blocked ? "blocked" : op.linearized ? "lin" : "pending";
       if (op.end === null) kind += " open";

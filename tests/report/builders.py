@@ -78,6 +78,16 @@ def synthetic_history(
             timed.append(Op("invoke", f, NEMESIS, None, time=ns))
             timed.append(Op("info", f, NEMESIS, val, time=ns + 1_000_000))
     timed.sort(key=lambda op: op.time)
+    # As the runner ends a run: heal, then a final read (marked, so the durability checker
+    # reads only it). A fresh process writes a fresh value first, so the read is correct.
+    end = timed[-1].time
+    last = max(op.process for op in client) + 1
+    for offset, (type_, f, value, extra) in enumerate(
+        [("invoke", "write", 10**6, {}), ("ok", "write", 10**6, {}),
+         ("invoke", "read", None, {"final": True}), ("ok", "read", 10**6, {"final": True})]
+    ):  # fmt: skip
+        timed.append(Op(type_, f, last, value, "r", time=end + (offset + 1) * 1_000_000,
+                        extra=extra))  # fmt: skip
     for index, op in enumerate(timed):
         op.index = index
     return timed
