@@ -237,7 +237,7 @@
         if (!drag.moved) {
           if (Math.abs(event.clientX - drag.x) < 4) return; // a click, not a drag
           drag.moved = true;
-          svg.setPointerCapture(event.pointerId);
+          try { svg.setPointerCapture(event.pointerId); } catch (error) { /* pointer already gone */ }
         }
         const g = this.geometry();
         const shift = ((event.clientX - drag.x) / g.plot) * (drag.domain[1] - drag.domain[0]);
