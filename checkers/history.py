@@ -203,9 +203,9 @@ class Operation:
     call_line: int | None = None
     ret_line: int | None = None
     node: str | None = None
-    # When the completion was recorded, also for `info` (whose `ret_time` stays None):
-    # a timed-out op's latency is worth plotting even though its effect is open-ended.
-    done_time: int | None = None
+    # when the completion was recorded, whatever its type (ret_time stays None for info);
+    # None if the op never completed. What a timeline draws, not what a checker orders by.
+    completion_time: int | None = None
 
     def describe(self) -> str:
         """A short human rendering, e.g. `p3 cas k2 [1, 4] -> ok`."""
@@ -306,7 +306,7 @@ def pair_history(ops: Iterable[Op], *, source: str | None = None) -> PairedHisto
         entry.error = op.error
         entry.node = op.node or invoke.node
         entry.ret_line = op.line
-        entry.done_time = op.time
+        entry.completion_time = op.time
         if op.type == "info":
             retired.add(proc)
             continue

@@ -38,7 +38,9 @@ MAX_DEPTH = 6
 TEXT_TYPES = {".jsonl": "text/plain", ".log": "text/plain", ".yaml": "text/plain"}
 CELL_RUN_FIELDS = ("run_dir", "run", "path", "dir", "store_dir", "report")
 CELL_VERDICT_FIELDS = ("verdict", "valid", "result")
-CELL_CELL_FIELDS = ("cells", "runs", "matrix", "results")
+CELL_CELL_FIELDS = ("tests", "cells", "runs", "matrix", "results")
+CELL_HIDDEN_FIELDS = ("index", "key", "resumed", "label")  # bookkeeping, not parameters
+VERDICT_WORDS = {"valid": "valid", "invalid": "INVALID", "INVALID": "INVALID"}
 
 
 @dataclass
@@ -190,8 +192,13 @@ class StoreIndex:
         columns: list[str] = []
         for cell in cells:
             values: dict[str, str] = {}
-            for key, value in cell.items():
-                if key in CELL_VERDICT_FIELDS or key in CELL_RUN_FIELDS:
+            params = cell.get("params") if isinstance(cell.get("params"), dict) else {}
+            for key, value in {**params, **cell}.items():
+                if (
+                    key in CELL_VERDICT_FIELDS
+                    or key in CELL_RUN_FIELDS
+                    or key in CELL_HIDDEN_FIELDS
+                ):
                     continue
                 if isinstance(value, str | int | float | bool | list) or value is None:
                     text = _words(value)
@@ -199,9 +206,12 @@ class StoreIndex:
                         values[key] = text
                         if key not in columns:
                             columns.append(key)
-            verdict = next((cell[k] for k in CELL_VERDICT_FIELDS if k in cell), "unknown")
-            if not isinstance(verdict, str) or verdict not in ("valid", "INVALID", "unknown"):
-                verdict = verdict_word(verdict) if isinstance(verdict, bool) else str(verdict)
+            verdict = next((cell[k] for k in CELL_VERDICT_FIELDS if k in cell), None)
+            if isinstance(verdict, bool):
+                verdict = verdict_word(verdict)
+            verdict = VERDICT_WORDS.get(
+                str(verdict), "not run" if verdict is None else str(verdict)
+            )
             entry.cells.append(CampaignCell(values, verdict, self._cell_link(directory, cell)))
         entry.columns = columns
         if not cells:

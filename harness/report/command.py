@@ -8,6 +8,7 @@ express (an explicit fault schedule, DB options) is rerun from the run's test.ya
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import time
@@ -64,12 +65,14 @@ def _flags(spec: TestSpec) -> list[str]:
         add("budget", _number(spec.budget))
     if spec.op_timeout != DEFAULTS.op_timeout:
         add("op_timeout", _number(spec.op_timeout))
+    for key, value in spec.db_options.items():  # VALUE is read as YAML, and JSON is YAML
+        out.extend(["--db-option", f"{key}={json.dumps(value)}"])
     return out
 
 
 def needs_spec_file(spec: TestSpec) -> bool:
-    """Fields without a flag: an explicit schedule and DB options."""
-    return bool(spec.nemesis_schedule or spec.db_options)
+    """The one field without a flag: an explicit fault schedule."""
+    return bool(spec.nemesis_schedule)
 
 
 def reproduce_args(spec: TestSpec, run_dir: Path) -> list[str]:

@@ -132,11 +132,11 @@ class Latencies:
 
 
 def latencies(operations: Sequence[Operation]) -> Latencies:
-    done = [op for op in operations if op.done_time is not None]
+    done = [op for op in operations if op.completion_time is not None]
     return Latencies(
         start_s=np.array([op.call_time / 1e9 for op in done], dtype=float),
         latency_ms=np.array(
-            [max((op.done_time or 0) - op.call_time, 1) / 1e6 for op in done], dtype=float
+            [max((op.completion_time or 0) - op.call_time, 1) / 1e6 for op in done], dtype=float
         ),
         status=np.array([op.status for op in done], dtype=object),
         f=np.array([op.f for op in done], dtype=object),

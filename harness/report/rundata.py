@@ -132,7 +132,7 @@ def load_ops(run_dir: Path) -> tuple[list[Op], list[str]]:
     if not (run_dir / "history.jsonl").is_file():
         return [], ["no history.jsonl in the run directory"]
     try:
-        ops, warnings, _ = load_store_history(run_dir)
+        read = load_store_history(run_dir)
     except HistoryError as exc:
         return [], [f"history not readable: {exc}"]
-    return ops, list(warnings)
+    return read.ops, list(read.warnings)

@@ -116,11 +116,12 @@ def test_reproduce_command_parses_back_into_the_same_spec(tmp_path: Path) -> Non
         rate=None,
         keys=4,
         op_timeout=1.0,
+        db_options={"latency_s": 0.01, "mode": "fast path", "peers": ["a", "b"]},
     )
     write_jsonl(tmp_path / "history.jsonl", [])
     html = render_report(tmp_path, spec, {"valid": True, "checkers": []}, [])
     command = re.search(r'<pre id="reproduce">(.*?)</pre>', html, re.S).group(1)
-    command = command.replace("&#39;", "'").replace("&amp;", "&")
+    command = command.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"')
     again = _reparse(command)
     assert again.to_dict() == {**spec.to_dict(), "concurrency": 3}  # the effective count
 
@@ -164,3 +165,19 @@ def test_unpairable_history_is_a_warning_not_a_crash(tmp_path: Path) -> None:
     ops = [Op("ok", "read", 0, 1, "r", time=5, index=0)]  # a completion without invocation
     html = render_report(tmp_path, TestSpec(seed=1), {"valid": "unknown", "checkers": []}, ops)
     assert "client ops not drawn" in html
+
+
+def test_checker_text_is_escaped(tmp_path: Path) -> None:
+    results = {
+        "valid": False,
+        "checkers": ["set"],
+        "set": {
+            "valid": False,
+            "summary": "lost <b>1</b>",
+            "violations": [{"message": "element <script>alert(1)</script> lost"}],
+            "violation_count": 1,
+        },
+    }
+    html = render_report(tmp_path, TestSpec(seed=1), results, [])
+    assert "element &lt;script&gt;alert(1)&lt;/script&gt; lost" in html
+    assert "lost &lt;b&gt;1&lt;/b&gt;" in html and "<script>alert" not in html

@@ -64,7 +64,7 @@ def test_fault_windows_are_labelled_and_a_failed_fault_opens_none() -> None:
 def test_info_ops_keep_their_completion_time_for_the_latency_plot() -> None:
     data = build_run_data(HISTORY)
     info = [op for op in data.operations if op.status == "info"]
-    assert len(info) == 1 and info[0].ret_time is None and info[0].done_time == 3_000_000_000
+    assert len(info) == 1 and info[0].ret_time is None and info[0].completion_time == 3_000_000_000
 
 
 def test_availability_per_fault_against_no_fault() -> None:

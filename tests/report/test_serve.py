@@ -28,6 +28,20 @@ def served(
 ) -> Iterator[tuple[str, int]]:
     campaign = store / "campaigns" / "nightly"
     campaign.mkdir(parents=True)
+    written = store / "campaigns" / "written"  # as `splitbrain campaign` writes it
+    written.mkdir()
+    (written / "campaign.json").write_text(
+        json.dumps(
+            {"name": "etcd-vs-raftnode", "tests": [
+                {"index": 0, "key": "a1", "label": "raftnode register", "seed": 3,
+                 "params": {"db": "raftnode", "workload": "register", "nemesis": ["kill"]},
+                 "verdict": "invalid", "run_dir": str(safety_run.path)},
+                {"index": 1, "key": "b2", "label": "etcd register", "seed": 3,
+                 "params": {"db": "etcd", "workload": "register", "nemesis": ["kill"]},
+                 "verdict": None},
+            ]}
+        )
+    )  # fmt: skip
     (campaign / "campaign.json").write_text(
         json.dumps(
             {
@@ -75,11 +89,16 @@ def test_index_lists_runs_newest_first_and_campaigns(served: tuple[str, int]) ->
     assert 'data-verdict="INVALID"' in runs and 'data-verdict="valid"' in runs
     assert "10.0 s" in runs and "partition, kill" in runs  # duration, nemesis
     campaigns = body[: body.index('<table id="runs">')]
+    written = campaigns[campaigns.index("etcd-vs-raftnode") :]
+    assert "<th>db</th>" in written and "<td>etcd</td>" in written and "<th>key</th>" not in written
+    assert ">INVALID</span></a>" in written and ">not run</span>" in written
+    assert "synthetic-safety/20261201T120000/report.html" in written
     assert (
         "nightly" in campaigns
         and "synthetic-linearizability/20261201T120000/report.html" in campaigns
     )
-    assert campaigns.count("<tr>") == 3  # header + two cells
+    nightly = campaigns[campaigns.index("nightly") : campaigns.index("etcd-vs-raftnode")]
+    assert nightly.count("<tr>") == 3  # header + two cells
 
 
 def test_reports_and_raw_files_are_served(served: tuple[str, int]) -> None:
