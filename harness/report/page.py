@@ -27,7 +27,14 @@ from harness.report.rundata import build_run_data
 from harness.report.safety import MAX_VIOLATIONS, safety_violations
 from harness.spec import TestSpec
 
-RAW_FILES = ("results.json", "history.jsonl", "test.yaml", "controller.log", "clock.json")
+RAW_FILES = (
+    "results.json",
+    "history.jsonl",
+    "test.yaml",
+    "controller.log",
+    "clock.json",
+    "db.json",
+)
 MAX_MESSAGES = 10
 # Checkers whose violations have their own section.
 OWN_SECTIONS = ("raft-safety",)
