@@ -14,10 +14,13 @@ from typing import Any
 from checkers.history import Operation
 from checkers.lin_search import DeadEnd
 
-# Linearized ops shown before the blocked op, for context.
+# Linearized ops listed in the text before the blocked op, for context.
 CONTEXT_OPS = 8
+# Linearized ops before the blocked op that the window (the HTML timeline) keeps: enough
+# to see how the state got there, few enough that a 100k-op history's report stays small.
+WINDOW_CONTEXT_OPS = 40
 # At most this many ops in a window (a timeline of a thousand bars helps nobody).
-MAX_WINDOW = 60
+MAX_WINDOW = 200
 
 
 def jsonable(value: Any) -> Any:
@@ -55,7 +58,7 @@ def window(ops: list[Operation], dead: DeadEnd) -> list[int]:
     interval overlaps the blocked op's."""
     blocked = ops[dead.blocked]
     end = float("inf") if blocked.ret is None else blocked.ret
-    chosen = set(dead.order[-CONTEXT_OPS:])
+    chosen = set(dead.order[-WINDOW_CONTEXT_OPS:])
     chosen.add(dead.blocked)
     chosen.update(i for i, op in enumerate(ops) if _overlaps(op, blocked.call, end))
     ordered = sorted(chosen, key=lambda i: ops[i].call)
@@ -64,6 +67,26 @@ def window(ops: list[Operation], dead: DeadEnd) -> list[int]:
         lo = max(0, centre - MAX_WINDOW // 2)
         ordered = ordered[lo : lo + MAX_WINDOW]
     return ordered
+
+
+def states_after(
+    ops: list[Operation], dead: DeadEnd, model: Any, wanted: set[int]
+) -> dict[int, str]:
+    """The model state right after each op of `wanted` in the dead end's partial
+    linearization (replayed from the initial state), described as text.
+
+    Why replay: the search keeps only the final state of a path; a reader of the
+    timeline wants to see how each op moved the state. An op listed twice (the relaxed
+    search may re-apply an info op) gets the state after its last application."""
+    state = model.init()
+    out: dict[int, str] = {}
+    for op_id in dead.order:
+        ok, state = model.step(state, ops[op_id])
+        if not ok:  # cannot happen for a path the search found; stop rather than guess
+            break
+        if op_id in wanted:
+            out[op_id] = model.describe(state)
+    return out
 
 
 def op_json(op: Operation) -> dict[str, Any]:
@@ -86,11 +109,13 @@ def op_json(op: Operation) -> dict[str, Any]:
 def counterexample(key: Any, ops: list[Operation], dead_ends: list[DeadEnd], model: Any) -> dict:
     """JSON-able counterexample for one key: per deepest dead end, the linearized
     prefix (op ids in order), the state it left, the blocked op and a window of ops
-    with which of them were linearized and in what position (for a timeline)."""
+    with which of them were linearized, in what position and the state after them (for
+    a timeline)."""
     prefixes = []
     for dead in dead_ends:
         position = {op_id: n for n, op_id in enumerate(dead.order)}
         shown = window(ops, dead)
+        after = states_after(ops, dead, model, set(shown))
         prefixes.append(
             {
                 "length": len(dead.order),
@@ -103,6 +128,7 @@ def counterexample(key: Any, ops: list[Operation], dead_ends: list[DeadEnd], mod
                         **op_json(ops[i]),
                         "linearized": i in position,
                         "lin_index": position.get(i),
+                        "state_after": after.get(i),
                         "blocked": i == dead.blocked,
                     }
                     for i in shown

@@ -1,7 +1,8 @@
 """The `splitbrain` console command: one click group, one module per subcommand.
 
 Subcommands live next to what they drive: `test` in harness.test_command, `lab` in
-harness.lab, `check` in checkers.cli, `campaign` in harness.campaign_run. This file only wires them together.
+harness.lab, `check` in checkers.cli, `campaign` in harness.campaign_run, `serve` in
+harness.serve. This file only wires them together.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import click
 from checkers.cli import check_command
 from harness.campaign_run import campaign_command
 from harness.lab import lab_group
+from harness.serve import serve_command
 from harness.test_command import test_command
 
 
@@ -24,6 +26,7 @@ main.add_command(test_command, name="test")
 main.add_command(lab_group, name="lab")
 main.add_command(check_command, name="check")
 main.add_command(campaign_command, name="campaign")  # etcd-helper: harness/campaign_run.py
+main.add_command(serve_command, name="serve")
 
 
 if __name__ == "__main__":

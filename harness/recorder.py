@@ -9,6 +9,7 @@ straggling worker are dropped rather than corrupting the file.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from dataclasses import dataclass, field
@@ -16,6 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from checkers.history import NEMESIS, Op, write_op
+
+# Next to history.jsonl: the wall clock (time.time_ns) at history time 0. Node events are
+# stamped with their wall clock; this anchor puts them on the history's axis (the
+# report's Raft timeline).
+CLOCK_FILE = "clock.json"
+
+
+def read_t0_wall_ns(run_dir: Path) -> int | None:
+    """The wall-clock anchor of a run directory, or None (older runs, imported files)."""
+    try:
+        value = json.loads((run_dir / CLOCK_FILE).read_text(encoding="utf-8"))["t0_wall_ns"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 @dataclass
@@ -40,6 +55,10 @@ class Recorder:
     def __init__(self, path: Path, t0_ns: int | None = None):
         self.path = path
         self.t0_ns = time.monotonic_ns() if t0_ns is None else t0_ns
+        self.t0_wall_ns = time.time_ns() - (time.monotonic_ns() - self.t0_ns)
+        path.with_name(CLOCK_FILE).write_text(
+            json.dumps({"t0_wall_ns": self.t0_wall_ns}) + "\n", encoding="utf-8"
+        )
         self._stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()
         self._index = 0
