@@ -16,17 +16,10 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from raftnode.bugs import BUGS, BugFlags
 from raftnode.transport import parse_addr
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_CORRUPT = 0, 1, 2, 3
-
-
-def _bugs() -> dict[str, str]:
-    try:
-        from raftnode.bugs import BUGS
-    except ImportError:  # pragma: no cover - only while raftnode.bugs is being written
-        return {}
-    return dict(BUGS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -122,10 +115,7 @@ def options_from_args(args: argparse.Namespace):
     peers = parse_peers(args.peers)
     if args.id not in peers:
         raise ValueError(f"--id {args.id!r} is not among --peers ({', '.join(peers)})")
-    known = _bugs()
-    for bug in args.bug:
-        if bug not in known:
-            raise ValueError(f"unknown bug {bug!r}; see --list-bugs")
+    bugs = BugFlags.parse(args.bug)
     for flag in ("tick_ms", "election_ms", "heartbeat_ms", "snapshot_every", "request_timeout_ms"):
         if getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive")
@@ -136,7 +126,7 @@ def options_from_args(args: argparse.Namespace):
         peers=peers,
         client=parse_addr(args.client),
         data_dir=args.data_dir,
-        bugs=frozenset(args.bug),
+        bugs=bugs,
         tick_ms=args.tick_ms,
         election_ms=args.election_ms,
         heartbeat_ms=args.heartbeat_ms,
@@ -197,9 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_bugs:
-        bugs = _bugs()
-        width = max((len(n) for n in bugs), default=0)
-        for name, what in sorted(bugs.items()):
+        width = max(len(n) for n in BUGS)
+        for name, what in sorted(BUGS.items()):
             print(f"{name:<{width}}  {what}")
         return EXIT_OK
     try:

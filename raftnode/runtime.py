@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raftnode.bugs import Bug, BugFlags
 from raftnode.core.types import (
     ClientReply,
     ClientRequest,
@@ -59,7 +60,7 @@ class NodeOptions:
     peers: dict[str, tuple[str, int]]
     client: tuple[str, int]
     data_dir: Path
-    bugs: frozenset[str] = frozenset()
+    bugs: BugFlags = BugFlags()  # names are accepted and parsed
     tick_ms: int = 10
     election_ms: int = 300
     heartbeat_ms: int = 50
@@ -68,6 +69,9 @@ class NodeOptions:
     seed: int | None = None
     disk_thread: bool = True  # False: persist on the loop thread (see raftnode.cli --disk-thread)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.bugs = BugFlags.parse(self.bugs)
 
     def node_config(self) -> NodeConfig:
         """The core's tuning in ticks; raises ValueError if the timings do not fit together."""
@@ -138,7 +142,7 @@ class Runtime:
 
     def open_storage(self) -> PersistentState:
         """Open and load the data dir; raises StorageCorrupt before anything listens."""
-        self.storage = Storage.open(self.opts.data_dir, fsync="no-fsync" not in self.opts.bugs)
+        self.storage = Storage.open(self.opts.data_dir, fsync=not self.opts.bugs.has(Bug.NO_FSYNC))
         return self.storage.load()
 
     async def start(self) -> None:
@@ -158,7 +162,7 @@ class Runtime:
         await self.transport.start()
         await self.http.start(*self.opts.client)
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
-        if "no-fsync" in self.opts.bugs:
+        if self.opts.bugs.has(Bug.NO_FSYNC):
             self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
         log.info(
             "node %s up: peers %s, client %s, data %s, bugs %s, disk %s",
@@ -166,7 +170,7 @@ class Runtime:
             _addr(self.opts.peers[self.opts.node_id]),
             _addr(self.opts.client),
             self.opts.data_dir,
-            ",".join(sorted(self.opts.bugs)) or "none",
+            ",".join(self.opts.bugs.names()) or "none",
             "thread" if self._disk else "inline",
         )
         self._schedule_drain()
@@ -361,7 +365,7 @@ class Runtime:
         assert self.storage is not None
         st.update(
             wall_clock_ns=time.time_ns(),
-            bugs=sorted(self.opts.bugs),
+            bugs=self.opts.bugs.names(),
             peers=self._peers_status(st.get("peers")),
             wal_path=str(self.storage.wal_path.resolve()),
             wal_synced_bytes=self.storage.synced_bytes,
