@@ -12,9 +12,9 @@ from collections.abc import Callable
 import pytest
 
 from raftnode.bugs import BUGS
-from raftnode.sim import Cluster, InvariantViolation, Nemesis, SimConfig, simulate
+from raftnode.sim import InvariantViolation, SimCluster, SimConfig, SimFaults, simulate
 
-Scenario = Callable[[frozenset[str], int], Cluster]
+Scenario = Callable[[frozenset[str], int], SimCluster]
 
 
 def _violation(scenario: Scenario, bugs: frozenset[str], seed: int) -> InvariantViolation | None:
@@ -25,7 +25,7 @@ def _violation(scenario: Scenario, bugs: frozenset[str], seed: int) -> Invariant
     return None
 
 
-def _wait_leader(cl: Cluster, among: list[str] | None = None, ticks: int = 400) -> str:
+def _wait_leader(cl: SimCluster, among: list[str] | None = None, ticks: int = 400) -> str:
     def ok() -> bool:
         lead = cl.leader()
         if lead is None or (among is not None and lead not in among):
@@ -39,16 +39,16 @@ def _wait_leader(cl: Cluster, among: list[str] | None = None, ticks: int = 400) 
     return lead
 
 
-def _write(cl: Cluster, node: str, value: str) -> None:
+def _write(cl: SimCluster, node: str, value: str) -> None:
     op = cl.submit(node, "write", "k", value)
     assert cl.run_until(lambda: op.complete is not None, 200)
     assert op.ok, op.reply
 
 
 # ---------------------------------------------------------------- targeted schedules
-def figure8(bugs: frozenset[str], seed: int) -> Cluster:
+def figure8(bugs: frozenset[str], seed: int) -> SimCluster:
     """Raft figure 8 on five nodes, one entry per AppendEntries."""
-    cl = Cluster(SimConfig(nodes=5, seed=seed, bugs=bugs, max_append_entries=1))
+    cl = SimCluster(SimConfig(nodes=5, seed=seed, bugs=bugs, max_append_entries=1))
     old = _wait_leader(cl)
     assert cl.run_until(
         lambda: all(n.logic and n.logic.applied >= 1 for n in cl.nodes.values()), 100
@@ -86,9 +86,9 @@ def figure8(bugs: frozenset[str], seed: int) -> Cluster:
     return cl
 
 
-def forget_vote(bugs: frozenset[str], seed: int) -> Cluster:
+def forget_vote(bugs: frozenset[str], seed: int) -> SimCluster:
     """Two candidates in one term; the voter crashes after voting and votes again."""
-    cl = Cluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
+    cl = SimCluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
     cl.hold("n2", "n3")  # n2's vote request reaches n3 late
     cl.hold("n1", "n2")  # n2 does not hear of n1's victory
     cl.campaign("n1", pre=False)
@@ -104,9 +104,9 @@ def forget_vote(bugs: frozenset[str], seed: int) -> Cluster:
     return cl
 
 
-def no_fsync(bugs: frozenset[str], seed: int) -> Cluster:
+def no_fsync(bugs: frozenset[str], seed: int) -> SimCluster:
     """A write acknowledged by a majority that never reached their disks; power loss."""
-    cl = Cluster(SimConfig(nodes=3, seed=seed, bugs=bugs, fsync_every=100_000))
+    cl = SimCluster(SimConfig(nodes=3, seed=seed, bugs=bugs, fsync_every=100_000))
     lead = _wait_leader(cl)
     f, z = [n for n in cl.ids if n != lead]
     cl.partition([[lead, f], [z]])
@@ -122,10 +122,10 @@ def no_fsync(bugs: frozenset[str], seed: int) -> Cluster:
     return cl
 
 
-def deposed_leader_read(bugs: frozenset[str], seed: int, freeze_clock: bool = True) -> Cluster:
+def deposed_leader_read(bugs: frozenset[str], seed: int, freeze_clock: bool = True) -> SimCluster:
     """The leader is paused (and its clock stopped), the others elect a new leader and
     take a write; the old leader wakes up and is asked to read."""
-    cl = Cluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
+    cl = SimCluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
     lead = _wait_leader(cl)
     cl.run(10)
     _write(cl, lead, "old")
@@ -143,8 +143,8 @@ def deposed_leader_read(bugs: frozenset[str], seed: int, freeze_clock: bool = Tr
     return cl
 
 
-def lagging_follower_read(bugs: frozenset[str], seed: int) -> Cluster:
-    cl = Cluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
+def lagging_follower_read(bugs: frozenset[str], seed: int) -> SimCluster:
+    cl = SimCluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
     lead = _wait_leader(cl)
     _write(cl, lead, "old")
     cl.run(5)
@@ -157,9 +157,9 @@ def lagging_follower_read(bugs: frozenset[str], seed: int) -> Cluster:
     return cl
 
 
-def stale_voter(bugs: frozenset[str], seed: int) -> Cluster:
+def stale_voter(bugs: frozenset[str], seed: int) -> SimCluster:
     """A follower misses committed writes; with the leader gone it asks for votes."""
-    cl = Cluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
+    cl = SimCluster(SimConfig(nodes=3, seed=seed, bugs=bugs))
     lead = _wait_leader(cl)
     stale, other = [n for n in cl.ids if n != lead]
     cl.isolate(stale)
@@ -214,9 +214,9 @@ def test_lease_read_is_safe_while_clocks_are_right() -> None:
 
 
 # ---------------------------------------------------------------- seed searches
-def random_faults(bugs: frozenset[str], seed: int) -> Cluster:
+def random_faults(bugs: frozenset[str], seed: int) -> SimCluster:
     cfg = SimConfig(nodes=3, seed=seed, bugs=bugs, drop=0.05, duplicate=0.05, max_delay=4)
-    return simulate(cfg, 800, nemesis=Nemesis(every=30))
+    return simulate(cfg, 800, faults=SimFaults(every=30))
 
 
 SEARCHED: dict[str, set[str]] = {
