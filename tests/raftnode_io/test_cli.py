@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from raftnode.bugs import BUGS
 from raftnode.core.types import Entry, HardState
 from raftnode.storage import HEADER, Storage, parse_records
 from raftnode.testing import REPO_ROOT, free_ports
@@ -53,7 +54,7 @@ def test_help_documents_flags() -> None:
 
 
 def test_list_bugs_matches_registry() -> None:
-    bugs = pytest.importorskip("raftnode.bugs", reason="raftnode/bugs.py not there yet").BUGS
+    bugs = BUGS
     out = _run("--list-bugs")
     assert out.returncode == 0
     lines = out.stdout.strip().splitlines()

@@ -13,12 +13,8 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip(
-    "raftnode.core.node", reason="the Raft core (raftnode/core/node.py) is not there yet"
-)
-
-from harness.core.faketime import FAKETIME_LIB, faketime_env  # noqa: E402
-from raftnode.testing import REPO_ROOT, LoopbackCluster  # noqa: E402
+from harness.core.faketime import FAKETIME_LIB, faketime_env
+from raftnode.testing import REPO_ROOT, LoopbackCluster
 
 pytestmark = pytest.mark.process
 
