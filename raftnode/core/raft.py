@@ -451,6 +451,16 @@ class Raft:
     def _on_reject(self, peer: str, pr: Progress, m: Message) -> bool:
         """Back nextIndex up after a rejection; False when the rejection was stale."""
         rejected = m.log_index
+        if self._lost_log(pr, m):
+            # The follower holds less than it once acknowledged: its disk was wiped (or
+            # replaced). Forget what we knew and probe again from its real end; send_append
+            # falls back to InstallSnapshot when that part of our log is compacted.
+            pr.match = m.hint_index - 1
+            pr.next = m.hint_index
+            pr.state = PROBE
+            pr.paused = False
+            self.send_append(peer)
+            return True
         if rejected <= pr.match:
             return False  # stale: that prefix is already known to match
         if pr.state == PROBE and rejected != pr.next - 1:
@@ -467,6 +477,16 @@ class Raft:
         pr.paused = False
         self.send_append(peer)
         return True
+
+    @staticmethod
+    def _lost_log(pr: Progress, m: Message) -> bool:
+        """A rejection of an append at or past the follower's match index, whose hint says
+        its log ends before that match (hint_term 0: "my log is short, next is
+        hint_index"). Within one term the follower acknowledged `match` itself, so only a
+        lost disk explains it; etcd's raft resets a follower that restarted empty the same
+        way. (A duplicated old rejection can look alike: resetting then costs one resend
+        of entries the follower accepts as already present, never safety.)"""
+        return m.hint_term == 0 and 0 < m.hint_index <= pr.match <= m.log_index
 
     def _on_snapshot_resp(self, m: Message) -> None:
         pr = self.progress.get(m.src)

@@ -19,7 +19,7 @@ from typing import Any
 from raftnode.core.digest import command_digest
 from raftnode.core.node import NodeLogic
 from raftnode.core.raft import LEADER
-from raftnode.core.types import ClientReply, ClientRequest, Ready
+from raftnode.core.types import ClientReply, ClientRequest, Message, Ready
 from raftnode.kv import BadRequest, command_from_request
 from raftnode.sim.config import TICK_NS_BASE, SimConfig
 from raftnode.sim.disk import Disk
@@ -105,6 +105,13 @@ class SimCluster:
             self._complete(h, ClientReply(h, ok=False, error="timeout", message="node crashed"))
         node.handles.clear()
 
+    def wipe(self, nid: str) -> None:
+        """Crash and lose the disk too: an operator deleted the data dir (or replaced the
+        machine). Not a fault Raft tolerates for safety (the node forgets its votes and
+        acknowledgements); the leader must still bring it back as an empty follower."""
+        self.crash(nid)
+        self.nodes[nid].disk = Disk()
+
     def restart(self, nid: str) -> None:
         if not self.nodes[nid].up:
             self._boot(nid)
@@ -138,6 +145,14 @@ class SimCluster:
     def release(self, src: str, dst: str) -> None:
         self.net.release(src, dst, self.now)
         self._deliver()
+
+    def inject(self, msg: Message) -> None:
+        """Deliver `msg` now, past blocks and holds: the late duplicate of an old message
+        that a targeted schedule needs at one exact moment."""
+        node = self.nodes[msg.dst]
+        if node.logic is not None:
+            node.logic.step(msg)
+            self._drain(msg.dst)
 
     def pause(self, nid: str) -> None:
         """SIGSTOP: no ticks, and messages to the node wait until resume()."""

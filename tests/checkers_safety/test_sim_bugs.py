@@ -20,6 +20,7 @@ from tests.raftnode_core import test_bugs as bug_tests
 
 # Planted bug -> the property this checker must report for it.
 EXPECTED = {
+    "bad-truncate": "leader-completeness",
     "figure8": "leader-completeness",
     "forget-vote": "election-safety",
     "no-fsync": "state-machine-safety",
