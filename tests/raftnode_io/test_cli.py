@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from raftnode.bugs import BUGS
-from raftnode.core.types import Entry, HardState
+from raftnode.core.types import Entry, HardState, Snapshot
+from raftnode.kv import KVStateMachine
 from raftnode.storage import HEADER, Storage, parse_records
-from raftnode.testing import REPO_ROOT, free_ports
+from raftnode.testing import REPO_ROOT, LoopbackCluster, free_ports
 
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -102,6 +103,52 @@ def test_corrupt_data_dir_exits_3(tmp_path: Path) -> None:
     assert (
         dumped.returncode == 3 and "corrupt" in dumped.stderr and "Traceback" not in dumped.stderr
     )
+
+
+def _snapshot_and_wal(data_dir: Path) -> None:
+    """A data dir as a node leaves it after compaction: snapshot at 10, entries 11..12."""
+    s = Storage.open(data_dir)
+    s.load()
+    s.save(
+        HardState(2, "n1", 10),
+        [Entry(2, i, {"op": "write", "key": "k", "value": i}) for i in range(1, 13)],
+    )
+    s.save(None, [], Snapshot(index=10, term=2, data=KVStateMachine().snapshot()))
+    s.compact(10)
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "damage,culprit",
+    [
+        ("wal-deleted", "wal.log"),
+        ("wal-emptied", "wal.log"),
+        ("wal-garbage", "wal.log"),
+        ("snapshot-deleted", "wal.log"),
+    ],
+)
+def test_lost_state_exits_3_with_one_line(tmp_path: Path, damage: str, culprit: str) -> None:
+    """Issue 11 item 2: these were taken as a torn tail at offset 0 (the node forgot its
+    term and vote) or crashed later with `ValueError: log gap`."""
+    _snapshot_and_wal(tmp_path)
+    wal, snap = tmp_path / "wal.log", tmp_path / "snapshot.bin"
+    {
+        "wal-deleted": wal.unlink,
+        "wal-emptied": lambda: wal.write_bytes(b""),
+        "wal-garbage": lambda: wal.write_bytes(b"\xa5" * 4096),
+        "snapshot-deleted": snap.unlink,
+    }[damage]()
+    out = _run(*_node_args(tmp_path))
+    assert out.returncode == 3, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path / culprit) in lines[0], lines
+    assert "refusing to start" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_fresh_data_dir_starts(tmp_path: Path) -> None:
+    with LoopbackCluster(tmp_path / "fresh", n=1) as c:
+        c.wait_leader(timeout=60)
+        assert c.kv("n1", {"op": "write", "key": "a", "value": 1})[0] == 200
 
 
 def test_dump_json_and_text(tmp_path: Path) -> None:
