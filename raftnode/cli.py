@@ -69,6 +69,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer `timeout` to a client request not done by then (default 3000)",
     )
     p.add_argument("--seed", type=int, default=None, help="seed the core's randomness")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument(
+        "--cluster-token-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the cluster's shared secret; peers must prove it to connect "
+        "(chmod 600; surrounding whitespace is ignored)",
+    )
+    token.add_argument(
+        "--cluster-token",
+        metavar="TOKEN",
+        help="the shared secret itself (visible in `ps`: prefer --cluster-token-file). "
+        "Without either the peer port is unauthenticated (a warning is logged)",
+    )
     p.add_argument(
         "--disk-thread",
         default="auto",
@@ -105,6 +119,40 @@ def disk_thread_wanted(choice: str, environ: Mapping[str, str]) -> bool:
     return choice == "on"
 
 
+def read_cluster_token(args: argparse.Namespace) -> bytes | None:
+    """The token from --cluster-token or --cluster-token-file; ValueError with a one-line
+    reason when the file cannot be read or the token is empty."""
+    if args.cluster_token is not None:
+        text = args.cluster_token.strip()
+        if not text:
+            raise ValueError("--cluster-token is empty")
+        return text.encode()
+    path: Path | None = args.cluster_token_file
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"--cluster-token-file {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise ValueError(f"--cluster-token-file {path} is empty")
+    return data
+
+
+def warn_loose_token_file(path: Path | None) -> None:
+    """A token others can read protects nothing against them: say so (not fatal)."""
+    if path is None:
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return  # gone since it was read: nothing to warn about
+    if mode & 0o077:
+        logging.getLogger("raftnode").warning(
+            "cluster token file %s is readable by others (mode %o): chmod 600 %s", path, mode, path
+        )
+
+
 def options_from_args(args: argparse.Namespace):
     """Validate the parsed flags into NodeOptions; ValueError carries a one-line reason."""
     from raftnode.runtime import NodeOptions
@@ -134,6 +182,7 @@ def options_from_args(args: argparse.Namespace):
         request_timeout_ms=args.request_timeout_ms,
         seed=args.seed,
         disk_thread=disk_thread_wanted(args.disk_thread, os.environ),
+        cluster_token=read_cluster_token(args),
     )
     try:
         opts.node_config()
@@ -200,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s {opts.node_id} %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    warn_loose_token_file(args.cluster_token_file)
     from raftnode.runtime import Runtime
     from raftnode.storage import StorageCorrupt
 

@@ -68,6 +68,8 @@ class NodeOptions:
     request_timeout_ms: int = 3000
     seed: int | None = None
     disk_thread: bool = True  # False: persist on the loop thread (see raftnode.cli --disk-thread)
+    # The shared secret peers prove in the handshake (raftnode.transport); None: unauthenticated.
+    cluster_token: bytes | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -156,7 +158,11 @@ class Runtime:
         self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
         # the core's first Ready carries its own "start" event (with last_index, commit)
         self.transport = Transport(
-            self.opts.node_id, self.opts.peers, self.on_message, client_addr=self._client_addr()
+            self.opts.node_id,
+            self.opts.peers,
+            self.on_message,
+            client_addr=self._client_addr(),
+            token=self.opts.cluster_token,
         )
         self.http = HttpServer(Api(self))
         await self.transport.start()
@@ -370,6 +376,7 @@ class Runtime:
             wal_path=str(self.storage.wal_path.resolve()),
             wal_synced_bytes=self.storage.synced_bytes,
             pid=os.getpid(),
+            peer_auth="token" if self.opts.cluster_token else "none",
             io={
                 "drains": self.drains,
                 "batches": self.batches,

@@ -87,6 +87,21 @@ def test_bad_flags_exit_2(tmp_path: Path, mutate, needle) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_bad_cluster_token_flags_exit_2(tmp_path: Path) -> None:
+    args = _node_args(tmp_path / "d")
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    for extra, needle in (
+        (["--cluster-token-file", str(tmp_path / "nope")], "--cluster-token-file"),
+        (["--cluster-token-file", str(empty)], "is empty"),
+        (["--cluster-token", ""], "--cluster-token is empty"),
+        (["--cluster-token", "a", "--cluster-token-file", str(empty)], "not allowed with"),
+    ):
+        out = _run(*args, *extra)
+        assert out.returncode == 2 and needle in out.stderr, (extra, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
 def test_corrupt_data_dir_exits_3(tmp_path: Path) -> None:
     _write_log(tmp_path, 5)
     wal = tmp_path / "wal.log"
