@@ -13,6 +13,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +21,8 @@ from raftnode.bugs import BUGS, BugFlags
 from raftnode.transport import parse_addr
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_CORRUPT = 0, 1, 2, 3
+# Once a stop is requested the process is gone within this long, whatever hangs.
+STOP_DEADLINE_S = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,9 +227,25 @@ async def _serve(runtime) -> int:
         print(f"raftnode: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAIL
     await runtime.wait_stopped()
+    _exit_after(STOP_DEADLINE_S)
     await runtime.stop()
     logging.getLogger("raftnode").info("node %s stopped", runtime.opts.node_id)
     return EXIT_FAIL if runtime.fatal else EXIT_OK
+
+
+def _exit_after(seconds: float) -> None:
+    """Fail-stop means exit: if stopping has not finished in `seconds` (a wedged close, a
+    disk thread stuck in fsync), leave anyway, non-zero, so the ports are released and a
+    supervisor (or the harness) can restart the node. A daemon thread, so it fires even
+    while the event loop is blocked."""
+
+    def hard_exit() -> None:
+        os.write(2, f"raftnode: stopping took over {seconds:g} s; exiting\n".encode())
+        os._exit(EXIT_FAIL)
+
+    timer = threading.Timer(seconds, hard_exit)
+    timer.daemon = True
+    timer.start()
 
 
 def main(argv: list[str] | None = None) -> int:

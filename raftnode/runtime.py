@@ -21,6 +21,7 @@ import functools
 import itertools
 import logging
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -194,26 +195,30 @@ class Runtime:
         self._stopped.set()
 
     async def stop(self) -> None:
+        """Close everything, each step on its own: after a fatal error (a full disk, say)
+        a step can fail again, and that must not keep the node from exiting. The caller
+        (raftnode.cli) also bounds the whole stop in time."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self.http is not None:
-            await self.http.close()
-        if self.transport is not None:
-            await self.transport.close()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+        for what, step in (("http", self.http), ("transport", self.transport)):
+            if step is not None:
+                try:
+                    await step.close()
+                except Exception as exc:
+                    log.warning("stopping: closing %s failed: %s", what, exc)
         for fut in list(self._waiting.values()):
             if not fut.done():
                 fut.set_result(ClientReply(handle="", ok=False, error="timeout"))
         if self._disk is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._disk.close)
-        if self.storage is not None:
-            self.storage.close()
-        if self.events is not None:
-            self.events.close()
+            await asyncio.get_running_loop().run_in_executor(None, self._disk.close, 5.0)
+        for what, closer in (("storage", self.storage), ("events", self.events)):
+            if closer is not None:
+                try:
+                    closer.close()
+                except OSError as exc:  # e.g. the no-fsync buffer cannot be flushed
+                    log.warning("stopping: closing %s failed: %s", what, exc)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -345,8 +350,13 @@ class Runtime:
         self._schedule_drain()  # advance() may have produced more output
 
     def _die(self) -> None:
-        # A failure to persist must not be papered over: the node cannot keep its promises.
-        log.exception("fatal error while handling a Ready batch; stopping")
+        """Fail-stop (called in an except block): a failure to persist must not be papered
+        over, the node cannot keep its promises. The process then exits non-zero (cli)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a full or failed disk: the OS's words say it all
+            log.error("fatal: cannot persist or log (%s); stopping", exc)
+        else:
+            log.exception("fatal error while handling a Ready batch; stopping")
         self.fatal = True
         self.request_stop()
 

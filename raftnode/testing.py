@@ -100,6 +100,9 @@ class LoopbackCluster:
         """(Re)write the token file, created 0600 (never readable by others, even briefly)."""
         if self.cluster_token is None:
             return
+        with contextlib.suppress(OSError):
+            if self.token_file.read_text() == self.cluster_token + "\n":
+                return  # already there (and a restart must not need disk space)
         self.token_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.token_file.with_name(self.token_file.name + ".tmp")
         tmp.unlink(missing_ok=True)

@@ -28,7 +28,6 @@ handshake closes that one connection only.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import hashlib
 import hmac
@@ -154,12 +153,12 @@ class _Peer:
         while True:
             writer = None
             try:
-                reader, writer = await asyncio.wait_for(
-                    asyncio.open_connection(*self.addr), CONNECT_TIMEOUT_S
-                )
-                await asyncio.wait_for(
-                    self.transport.dial_handshake(self.name, reader, writer), HANDSHAKE_TIMEOUT_S
-                )
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # lands as the connection completes, and close() then waited for ever.
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    reader, writer = await asyncio.open_connection(*self.addr)
+                async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                    await self.transport.dial_handshake(self.name, reader, writer)
                 self.connected = True
                 backoff = BACKOFF_MIN_S
                 while True:
@@ -283,13 +282,11 @@ class Transport:
             peer.task = asyncio.create_task(peer.run(), name=f"peer-{peer.name}")
 
     async def close(self) -> None:
-        for peer in self._peers.values():
-            if peer.task is not None:
-                peer.task.cancel()
-        for peer in self._peers.values():
-            if peer.task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await peer.task
+        tasks = [peer.task for peer in self._peers.values() if peer.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:  # bounded: a task that ignored its cancel must not hold the node up
+            await asyncio.wait(tasks, timeout=2)
         if self._server is not None:
             self._server.close()
         for w in list(self._inbound):
@@ -325,9 +322,8 @@ class Transport:
         src = None
         remote = _remote(writer)
         try:
-            src = await asyncio.wait_for(
-                self._accept_handshake(reader, writer), HANDSHAKE_TIMEOUT_S
-            )
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                src = await self._accept_handshake(reader, writer)
             while True:
                 obj = await read_frame(reader)
                 msg = Message.from_json(obj)

@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -195,3 +196,15 @@ def test_disk_thread_choice_avoids_libfaketime() -> None:
     assert disk_thread_wanted("auto", preloaded) is False
     assert disk_thread_wanted("on", preloaded) is True
     assert disk_thread_wanted("off", {}) is False
+
+
+def test_a_stop_that_hangs_still_exits_nonzero() -> None:
+    """The backstop behind fail-stop: once stopping starts, the process is gone within the
+    deadline even if something in the shutdown never returns."""
+    code = "import time; from raftnode.cli import _exit_after; _exit_after(0.3); time.sleep(60)"
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=30
+    )
+    assert out.returncode == 1 and "stopping took over 0.3 s; exiting" in out.stderr
+    assert time.monotonic() - started < 20
