@@ -95,6 +95,12 @@ def handshake_proof(
     return hmac.new(token, text.encode(), hashlib.sha256).hexdigest()
 
 
+def _nonce(obj: Any) -> str | None:
+    """The nonce in a handshake frame, if it carries a plausible one (16..128 chars)."""
+    nonce = obj.get("nonce") if isinstance(obj, dict) else None
+    return nonce if isinstance(nonce, str) and 16 <= len(nonce) <= 128 else None
+
+
 def _check_proof(got: Any, want: str, who: str) -> None:
     if not isinstance(got, str) or not hmac.compare_digest(got.encode(), want.encode()):
         raise HandshakeError(f"{who} did not prove the cluster token (tokens differ?)")
@@ -122,9 +128,9 @@ class _RateLimitedLog:
             self._skipped[key] = self._skipped.get(key, 0) + 1
             return
         skipped = self._skipped.pop(key, 0)
+        if len(self._last) >= 1024:  # bounded, whoever connects
+            self._last, self._skipped = {}, {}
         self._last[key] = now
-        if len(self._last) > 1024:  # bounded, whoever connects
-            self._last = {key: now}
         suffix = f" ({skipped} more like it not logged)" if skipped else ""
         log.warning(text + suffix, *args)
 
@@ -132,7 +138,7 @@ class _RateLimitedLog:
 def parse_addr(text: str) -> tuple[str, int]:
     """'host:port' -> (host, port); ValueError with a readable message otherwise."""
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"bad address {text!r} (want HOST:PORT)")
     return host.strip("[]"), int(port)
 
@@ -231,8 +237,8 @@ class Transport:
         mine = secrets.token_hex(16)
         writer.write(encode_frame({"hello": self.node_id, "nonce": mine}))
         answer = await read_frame(reader, MAX_HELLO_FRAME)
-        theirs = answer.get("nonce") if isinstance(answer, dict) else None
-        if not isinstance(theirs, str) or not 16 <= len(theirs) <= 128:
+        theirs = _nonce(answer)
+        if theirs is None:
             raise HandshakeError(f"no challenge in its answer {str(answer)[:80]!r}")
         want = handshake_proof(self.token, "listener", self.node_id, peer, mine, theirs)
         _check_proof(answer.get("proof"), want, peer)
@@ -248,21 +254,21 @@ class Transport:
         """The listener's side: returns the authenticated peer id, or raises."""
         hello = await read_frame(reader, MAX_HELLO_FRAME)
         src = hello.get("hello") if isinstance(hello, dict) else None
-        theirs = hello.get("nonce") if isinstance(hello, dict) else None
+        theirs = _nonce(hello)
         if src not in self._peers:
             raise HandshakeError(f"bad hello {str(hello)[:80]!r} (not a member)")
-        if not isinstance(theirs, str) or not 16 <= len(theirs) <= 128:
+        if theirs is None:
             raise HandshakeError(f"hello from {src!r} without a nonce (not a raftnode peer?)")
         mine = secrets.token_hex(16)
         proof = handshake_proof(self.token, "listener", src, self.node_id, theirs, mine)
         writer.write(encode_frame({"nonce": mine, "proof": proof}))
         await writer.drain()
         reply = await read_frame(reader, MAX_HELLO_FRAME)
-        client = reply.get("client", "") if isinstance(reply, dict) else ""
+        client = reply.get("client", "") if isinstance(reply, dict) else None
         if not isinstance(client, str):
             raise HandshakeError(f"bad handshake reply from {src!r}")
         want = handshake_proof(self.token, "dialer", src, self.node_id, theirs, mine, client)
-        _check_proof(reply.get("proof"), want, repr(src))
+        _check_proof(reply.get("proof"), want, repr(src))  # type: ignore[union-attr]
         if client:
             self.client_addrs[src] = client
         return src
@@ -320,7 +326,7 @@ class Transport:
         if task is not None:
             self._inbound_tasks.add(task)
         src = None
-        remote = _remote(writer)
+        remote, source = _remote(writer)  # source: the host, what refusals are counted by
         try:
             async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
                 src = await self._accept_handshake(reader, writer)
@@ -336,13 +342,13 @@ class Transport:
             pass  # peer closed
         except (HandshakeError, TimeoutError) as exc:  # before OSError: TimeoutError is one
             why = exc if isinstance(exc, HandshakeError) else "handshake timed out"
-            self.refusals.warning(remote, "refused peer connection from %s: %s", remote, why)
+            self.refusals.warning(source, "refused peer connection from %s: %s", remote, why)
         except (ConnectionError, OSError):
             pass
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
             if src is None:
                 self.refusals.warning(
-                    remote, "refused peer connection from %s: bad handshake: %s", remote, exc
+                    source, "refused peer connection from %s: bad handshake: %s", remote, exc
                 )
             else:
                 log.warning("closing peer connection from %s: malformed frame: %s", src, exc)
@@ -354,6 +360,9 @@ class Transport:
             writer.close()
 
 
-def _remote(writer: asyncio.StreamWriter) -> str:
+def _remote(writer: asyncio.StreamWriter) -> tuple[str, str]:
+    """("host:port", "host") of the connection's other end."""
     peer = writer.get_extra_info("peername")
-    return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) and len(peer) >= 2 else "?"
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}", str(peer[0])
+    return "?", "?"
