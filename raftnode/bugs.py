@@ -33,6 +33,10 @@ class Bug(Enum):
     DUP_APPLY = "dup-apply"
     LEASE_READ = "lease-read"
 
+    # Members are singletons compared by identity, so identity hashing is exact, and C-level:
+    # Enum's own __hash__ is a Python call, and the core asks has() on its hot paths.
+    __hash__ = object.__hash__
+
 
 _EFFECTS: dict[Bug, str] = {
     Bug.STALE_READ: "leader answers reads from its own state without confirming leadership; a deposed leader serves stale reads",
