@@ -16,7 +16,6 @@ import json
 import random
 import socket
 import struct
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -121,14 +120,6 @@ def _send(port: int, data: bytes, *, answer: bool) -> bytes:
     except OSError:
         pass  # a refused or reset connection is a fine answer to garbage
     return out
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
-    root = tmp_path_factory.mktemp("fuzz")
-    with LoopbackCluster(root, n=3, election_ms=1000, heartbeat_ms=100) as c:
-        c.wait_leader(timeout=60)
-        yield c
 
 
 def test_random_frames_and_requests_lose_no_acknowledged_write(cluster: LoopbackCluster) -> None:

@@ -10,7 +10,6 @@ import json
 import socket
 import struct
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,14 +20,6 @@ from raftnode.testing import LoopbackCluster
 from raftnode.transport import encode_frame, message_dict
 
 pytestmark = pytest.mark.process
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
-    root = tmp_path_factory.mktemp("auth")
-    with LoopbackCluster(root, n=3, election_ms=1000, heartbeat_ms=100) as c:
-        c.wait_leader(timeout=60)
-        yield c
 
 
 def _closed_by_peer(sock: socket.socket, timeout: float = 5.0) -> bool:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,16 +17,6 @@ from harness.core.faketime import FAKETIME_LIB, faketime_env
 from raftnode.testing import REPO_ROOT, LoopbackCluster
 
 pytestmark = pytest.mark.process
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
-    # a longer election timeout than the default: on a loaded machine, starved heartbeats
-    # would otherwise cause elections in the middle of a test (which it then retries)
-    root = tmp_path_factory.mktemp("c3")
-    with LoopbackCluster(root, n=3, election_ms=1000, heartbeat_ms=100) as c:
-        c.wait_leader(timeout=60)
-        yield c
 
 
 def _kv(c: LoopbackCluster, node: str, body: dict, timeout: float = 60.0) -> tuple[int, dict]:
