@@ -14,12 +14,16 @@ Prints a table; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import deque
+from pathlib import Path
 
-from raftnode.core.node import NodeConfig, NodeLogic
-from raftnode.core.types import ClientRequest, Message, PersistentState
-from raftnode.sim import Nemesis, SimConfig, simulate
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's raftnode
+
+from raftnode.core.node import NodeConfig, NodeLogic  # noqa: E402
+from raftnode.core.types import ClientRequest, Message, PersistentState  # noqa: E402
+from raftnode.sim import SimConfig, SimFaults, simulate  # noqa: E402
 
 
 def core_throughput(nodes: int, concurrency: int, seconds: float) -> float:
@@ -80,7 +84,7 @@ def sim_speed(seconds: float) -> tuple[float, float]:
     start = time.perf_counter()
     while time.perf_counter() - start < seconds:
         cfg = SimConfig(nodes=5, seed=runs, drop=0.05, duplicate=0.05, max_delay=4)
-        cl = simulate(cfg, 500, nemesis=Nemesis(every=25, clock=True))
+        cl = simulate(cfg, 500, faults=SimFaults(every=25, clock=True))
         ticks += cl.now
         runs += 1
     took = time.perf_counter() - start

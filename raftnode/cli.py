@@ -13,20 +13,16 @@ import logging
 import os
 import signal
 import sys
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
+from raftnode.bugs import BUGS, BugFlags
 from raftnode.transport import parse_addr
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_CORRUPT = 0, 1, 2, 3
-
-
-def _bugs() -> dict[str, str]:
-    try:
-        from raftnode.bugs import BUGS
-    except ImportError:  # pragma: no cover - only while raftnode.bugs is being written
-        return {}
-    return dict(BUGS)
+# Once a stop is requested the process is gone within this long, whatever hangs.
+STOP_DEADLINE_S = 10.0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +78,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer `timeout` to a client request not done by then (default 3000)",
     )
     p.add_argument("--seed", type=int, default=None, help="seed the core's randomness")
+    token = p.add_mutually_exclusive_group()
+    token.add_argument(
+        "--cluster-token-file",
+        type=Path,
+        metavar="PATH",
+        help="file holding the cluster's shared secret; peers must prove it to connect "
+        "(chmod 600; surrounding whitespace is ignored)",
+    )
+    token.add_argument(
+        "--cluster-token",
+        metavar="TOKEN",
+        help="the shared secret itself (visible in `ps`: prefer --cluster-token-file). "
+        "Without either the peer port is unauthenticated (a warning is logged)",
+    )
     p.add_argument(
         "--disk-thread",
         default="auto",
@@ -118,6 +128,40 @@ def disk_thread_wanted(choice: str, environ: Mapping[str, str]) -> bool:
     return choice == "on"
 
 
+def read_cluster_token(args: argparse.Namespace) -> bytes | None:
+    """The token from --cluster-token or --cluster-token-file; ValueError with a one-line
+    reason when the file cannot be read or the token is empty."""
+    if args.cluster_token is not None:
+        text = args.cluster_token.strip()
+        if not text:
+            raise ValueError("--cluster-token is empty")
+        return text.encode()
+    path: Path | None = args.cluster_token_file
+    if path is None:
+        return None
+    try:
+        data = path.read_bytes().strip()
+    except OSError as exc:
+        raise ValueError(f"--cluster-token-file {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise ValueError(f"--cluster-token-file {path} is empty")
+    return data
+
+
+def warn_loose_token_file(path: Path | None) -> None:
+    """A token others can read protects nothing against them: say so (not fatal)."""
+    if path is None:
+        return
+    try:
+        mode = path.stat().st_mode & 0o777
+    except OSError:
+        return  # gone since it was read: nothing to warn about
+    if mode & 0o077:
+        logging.getLogger("raftnode").warning(
+            "cluster token file %s is readable by others (mode %o): chmod 600 %s", path, mode, path
+        )
+
+
 def options_from_args(args: argparse.Namespace):
     """Validate the parsed flags into NodeOptions; ValueError carries a one-line reason."""
     from raftnode.runtime import NodeOptions
@@ -128,10 +172,7 @@ def options_from_args(args: argparse.Namespace):
     peers = parse_peers(args.peers)
     if args.id not in peers:
         raise ValueError(f"--id {args.id!r} is not among --peers ({', '.join(peers)})")
-    known = _bugs()
-    for bug in args.bug:
-        if bug not in known:
-            raise ValueError(f"unknown bug {bug!r}; see --list-bugs")
+    bugs = BugFlags.parse(args.bug)
     for flag in ("tick_ms", "election_ms", "heartbeat_ms", "snapshot_every", "request_timeout_ms"):
         if getattr(args, flag) <= 0:
             raise ValueError(f"--{flag.replace('_', '-')} must be positive")
@@ -142,7 +183,7 @@ def options_from_args(args: argparse.Namespace):
         peers=peers,
         client=parse_addr(args.client),
         data_dir=args.data_dir,
-        bugs=frozenset(args.bug),
+        bugs=bugs,
         tick_ms=args.tick_ms,
         election_ms=args.election_ms,
         heartbeat_ms=args.heartbeat_ms,
@@ -150,6 +191,7 @@ def options_from_args(args: argparse.Namespace):
         request_timeout_ms=args.request_timeout_ms,
         seed=args.seed,
         disk_thread=disk_thread_wanted(args.disk_thread, os.environ),
+        cluster_token=read_cluster_token(args),
     )
     try:
         opts.node_config()
@@ -191,9 +233,25 @@ async def _serve(runtime) -> int:
         print(f"raftnode: cannot start: {exc}", file=sys.stderr)
         return EXIT_FAIL
     await runtime.wait_stopped()
+    _exit_after(STOP_DEADLINE_S)
     await runtime.stop()
     logging.getLogger("raftnode").info("node %s stopped", runtime.opts.node_id)
     return EXIT_FAIL if runtime.fatal else EXIT_OK
+
+
+def _exit_after(seconds: float) -> None:
+    """Fail-stop means exit: if stopping has not finished in `seconds` (a wedged close, a
+    disk thread stuck in fsync), leave anyway, non-zero, so the ports are released and a
+    supervisor (or the harness) can restart the node. A daemon thread, so it fires even
+    while the event loop is blocked."""
+
+    def hard_exit() -> None:
+        os.write(2, f"raftnode: stopping took over {seconds:g} s; exiting\n".encode())
+        os._exit(EXIT_FAIL)
+
+    timer = threading.Timer(seconds, hard_exit)
+    timer.daemon = True
+    timer.start()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -203,9 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.list_bugs:
-        bugs = _bugs()
-        width = max((len(n) for n in bugs), default=0)
-        for name, what in sorted(bugs.items()):
+        width = max(len(n) for n in BUGS)
+        for name, what in sorted(BUGS.items()):
             print(f"{name:<{width}}  {what}")
         return EXIT_OK
     if args.maelstrom:
@@ -221,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         format=f"%(asctime)s {opts.node_id} %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    warn_loose_token_file(args.cluster_token_file)
     from raftnode.runtime import Runtime
     from raftnode.storage import StorageCorrupt
 

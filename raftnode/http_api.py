@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 from collections.abc import Awaitable
 from typing import Any, Protocol
 
@@ -39,6 +40,9 @@ _FIELDS: dict[str, tuple[tuple[str, type | None], ...]] = {
     "transfer": (("from", str), ("to", str), ("value", int)),
 }
 OPS = tuple(_FIELDS)
+# Deeper values are refused: nesting near Python's recursion limit (about 1000) breaks json
+# somewhere on the way (the digest, the WAL, the peer wire) and used to answer 500.
+MAX_NESTING = 64
 
 
 class NodeApi(Protocol):
@@ -63,13 +67,49 @@ def _bad(message: str) -> HttpError:
     return HttpError(400, message)
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not standard JSON (NaN and Infinity are refused)")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses to inf
+        raise ValueError(f"number {text[:40]} is not finite (NaN and Infinity are refused)")
+    return value
+
+
 def _json_body(req: Request) -> Any:
+    """The body as standard JSON: no NaN/Infinity (they would be stored and come back as
+    non-standard JSON), nesting at most MAX_NESTING deep."""
     if not req.body:
         raise _bad("empty body; send a JSON object")
     try:
-        return json.loads(req.body)
+        body = json.loads(req.body, parse_constant=_no_constant, parse_float=_finite)
+    except RecursionError:
+        body = None  # deeper than even the parser goes
     except (ValueError, UnicodeDecodeError) as exc:
         raise _bad(f"body is not valid JSON: {exc}") from exc
+    brackets = req.body.count(b"[") + req.body.count(b"{")  # C-speed bound on the depth
+    if body is None or (brackets > MAX_NESTING and _too_deep(body, MAX_NESTING)):
+        raise _bad(f"body is nested deeper than {MAX_NESTING} levels")
+    return body
+
+
+def _too_deep(value: Any, limit: int) -> bool:
+    """Whether `value` nests lists/objects more than `limit` levels (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = list(item.values())
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def parse_kv_request(body: Any, handle: str) -> ClientRequest:

@@ -3,8 +3,16 @@
 It supports exactly what a JSON API needs: Content-Length bodies, keep-alive and pipelining
 (requests on one connection are answered in order), ``Expect: 100-continue`` (curl sends it for
 bodies over 1 KiB), and hard limits on header and body size. Anything else — garbage, chunked
-bodies, oversized headers — gets a 4xx/5xx JSON answer and the connection is closed; a bad
-client can never take the node down, because every failure is confined to its connection.
+bodies, oversized headers, a Content-Length that is not plain ASCII digits or is given twice —
+gets a 4xx/5xx JSON answer and the connection is closed; a bad client can never take the node
+down, because every failure is confined to its connection.
+
+Flow control: a connection may have at most `MAX_PIPELINED` answers owed or waiting to be
+written, and its socket's write buffer must stay under asyncio's high-water mark; past either,
+the server stops reading that connection (``pause_reading``, so TCP pushes back on the client)
+until its answers drain. A client that pipelines without reading its replies therefore costs a
+bounded amount of memory, and one whose replies have been stuck unread for the idle timeout is
+dropped. Responses are standard JSON (``allow_nan=False``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ log = logging.getLogger("raftnode.http")
 
 MAX_HEADER_BYTES = 16 * 1024
 MAX_BODY_BYTES = 1024 * 1024
+MAX_PIPELINED = 64  # answers owed to one connection before it is read no further
 # A connection that sends nothing and waits for nothing this long is closed, so idle or
 # half-sent requests from a garbage client cannot hold file descriptors forever.
 IDLE_TIMEOUT_S = 120.0
@@ -78,7 +87,12 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 def encode_response(resp: Response, *, keep_alive: bool) -> bytes:
-    body = json.dumps(resp.body, separators=(",", ":")).encode() + b"\n"
+    try:
+        body = json.dumps(resp.body, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    except (TypeError, ValueError, RecursionError) as exc:  # never send non-standard JSON
+        log.error("cannot encode a %d response as standard JSON: %s", resp.status, exc)
+        resp = Response(500, error_body("internal", "response is not representable as JSON"))
+        body = json.dumps(resp.body, separators=(",", ":")).encode() + b"\n"
     reason = REASONS.get(resp.status, "Unknown")
     head = [
         f"HTTP/1.1 {resp.status} {reason}",
@@ -110,8 +124,16 @@ def parse_head(raw: bytes) -> Request:
         name, sep, value = line.partition(":")
         if not sep or not name or name != name.strip() or " " in name:
             raise HttpError(400, "malformed header line")
-        headers[name.lower()] = value.strip()
+        key = name.lower()
+        if key in _SINGLE_HEADERS and key in headers:  # which one frames the body? refuse
+            raise HttpError(400, f"duplicate {name} header")
+        headers[key] = value.strip()
     return Request(method=method.upper(), path=path, version=version, headers=headers)
+
+
+# Headers that decide how the body is framed: given twice, two parsers may disagree on
+# where the request ends (request smuggling), so they must appear at most once.
+_SINGLE_HEADERS = frozenset({"content-length", "transfer-encoding"})
 
 
 def _content_length(req: Request) -> int:
@@ -120,8 +142,11 @@ def _content_length(req: Request) -> int:
     raw = req.headers.get("content-length")
     if raw is None:
         return 0
-    if not raw.isdigit():
-        raise HttpError(400, "bad Content-Length")
+    # str.isdigit() also accepts "²" or "٣", which int() then rejects (that was a 500)
+    if not (raw.isascii() and raw.isdigit()):
+        raise HttpError(400, "bad Content-Length (want ASCII digits)")
+    if len(raw) > 18:
+        raise HttpError(413, f"Content-Length over the body limit of {MAX_BODY_BYTES} bytes")
     length = int(raw)
     if length > MAX_BODY_BYTES:
         raise HttpError(413, f"body larger than {MAX_BODY_BYTES} bytes")
@@ -159,6 +184,9 @@ class _Connection(asyncio.Protocol):
         self.slots: deque[_Slot] = deque()
         self.done = False  # no more requests will be read (error or Connection: close)
         self.eof = False
+        self.read_paused = False  # flow control: too many answers owed (module docstring)
+        self.write_paused_at: float | None = None  # loop time the write buffer filled up
+        self.parsing = False
 
     # -- asyncio callbacks -------------------------------------------------------------------
 
@@ -176,9 +204,14 @@ class _Connection(asyncio.Protocol):
         self.idle_timer.cancel()
 
     def _idle_check(self) -> None:
-        """Close after idle_timeout_s without bytes in and with no answer owed; a timer per
-        connection, re-armed at most once per period rather than on every request."""
+        """Close after idle_timeout_s without bytes in and with no answer owed, or with
+        answers stuck unread that long; a timer per connection, re-armed at most once per
+        period rather than on every request."""
         if self.transport is None:
+            return
+        stuck = self.write_paused_at
+        if stuck is not None and self.loop.time() - stuck >= self.server.idle_timeout_s:
+            self.transport.abort()  # the client stopped reading its answers long ago
             return
         quiet_until = self.last_active + self.server.idle_timeout_s
         if self.slots or self.loop.time() < quiet_until:
@@ -192,11 +225,39 @@ class _Connection(asyncio.Protocol):
         if self.done:
             return
         self.buf += data
+        self._parse_safely()
+
+    def pause_writing(self) -> None:
+        self.write_paused_at = self.loop.time()
+
+    def resume_writing(self) -> None:
+        self.write_paused_at = None
+        self._maybe_resume()
+
+    def _parse_safely(self) -> None:
+        self.parsing = True
         try:
             self._parse()
         except Exception:  # never let one connection take the node down
             log.exception("http connection failed")
             self._fail(HttpError(500, "internal error"))
+        finally:
+            self.parsing = False
+
+    # -- flow control ----------------------------------------------------------------------
+
+    def _backlogged(self) -> bool:
+        return len(self.slots) >= MAX_PIPELINED or self.write_paused_at is not None
+
+    def _maybe_resume(self) -> None:
+        """Read again once the answers owed drained; then parse what was already buffered."""
+        if not self.read_paused or self._backlogged() or self.transport is None:
+            return
+        self.read_paused = False
+        if not self.done:
+            self.transport.resume_reading()
+        if not self.parsing:
+            self._parse_safely()
 
     def eof_received(self) -> bool:
         self.eof = True
@@ -210,6 +271,11 @@ class _Connection(asyncio.Protocol):
 
     def _parse(self) -> None:
         while not self.done:
+            if self._backlogged():
+                if not self.read_paused and self.transport is not None:
+                    self.read_paused = True
+                    self.transport.pause_reading()
+                return  # _maybe_resume() carries on from here
             if self.pending_req is not None:
                 if len(self.buf) < self.need:
                     return
@@ -294,6 +360,8 @@ class _Connection(asyncio.Protocol):
                 return
         if self.done and not self.slots and self.transport is not None:
             self.transport.close()  # EOF or a refused request: nothing more to say
+            return
+        self._maybe_resume()
 
 
 def _internal(req: Request, exc: BaseException) -> Response:

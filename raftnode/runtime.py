@@ -21,6 +21,7 @@ import functools
 import itertools
 import logging
 import os
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from raftnode.bugs import Bug, BugFlags
 from raftnode.core.types import (
     ClientReply,
     ClientRequest,
@@ -59,7 +61,7 @@ class NodeOptions:
     peers: dict[str, tuple[str, int]]
     client: tuple[str, int]
     data_dir: Path
-    bugs: frozenset[str] = frozenset()
+    bugs: BugFlags = BugFlags()  # names are accepted and parsed
     tick_ms: int = 10
     election_ms: int = 300
     heartbeat_ms: int = 50
@@ -67,7 +69,12 @@ class NodeOptions:
     request_timeout_ms: int = 3000
     seed: int | None = None
     disk_thread: bool = True  # False: persist on the loop thread (see raftnode.cli --disk-thread)
+    # The shared secret peers prove in the handshake (raftnode.transport); None: unauthenticated.
+    cluster_token: bytes | None = field(default=None, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.bugs = BugFlags.parse(self.bugs)
 
     def node_config(self) -> NodeConfig:
         """The core's tuning in ticks; raises ValueError if the timings do not fit together."""
@@ -138,7 +145,7 @@ class Runtime:
 
     def open_storage(self) -> PersistentState:
         """Open and load the data dir; raises StorageCorrupt before anything listens."""
-        self.storage = Storage.open(self.opts.data_dir, fsync="no-fsync" not in self.opts.bugs)
+        self.storage = Storage.open(self.opts.data_dir, fsync=not self.opts.bugs.has(Bug.NO_FSYNC))
         return self.storage.load()
 
     async def start(self) -> None:
@@ -152,13 +159,17 @@ class Runtime:
         self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
         # the core's first Ready carries its own "start" event (with last_index, commit)
         self.transport = Transport(
-            self.opts.node_id, self.opts.peers, self.on_message, client_addr=self._client_addr()
+            self.opts.node_id,
+            self.opts.peers,
+            self.on_message,
+            client_addr=self._client_addr(),
+            token=self.opts.cluster_token,
         )
         self.http = HttpServer(Api(self))
         await self.transport.start()
         await self.http.start(*self.opts.client)
         self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
-        if "no-fsync" in self.opts.bugs:
+        if self.opts.bugs.has(Bug.NO_FSYNC):
             self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
         log.info(
             "node %s up: peers %s, client %s, data %s, bugs %s, disk %s",
@@ -166,7 +177,7 @@ class Runtime:
             _addr(self.opts.peers[self.opts.node_id]),
             _addr(self.opts.client),
             self.opts.data_dir,
-            ",".join(sorted(self.opts.bugs)) or "none",
+            ",".join(self.opts.bugs.names()) or "none",
             "thread" if self._disk else "inline",
         )
         self._schedule_drain()
@@ -184,26 +195,30 @@ class Runtime:
         self._stopped.set()
 
     async def stop(self) -> None:
+        """Close everything, each step on its own: after a fatal error (a full disk, say)
+        a step can fail again, and that must not keep the node from exiting. The caller
+        (raftnode.cli) also bounds the whole stop in time."""
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            try:
-                await task
-            except (asyncio.CancelledError, Exception):
-                pass
-        if self.http is not None:
-            await self.http.close()
-        if self.transport is not None:
-            await self.transport.close()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=2)
+        for what, step in (("http", self.http), ("transport", self.transport)):
+            if step is not None:
+                try:
+                    await step.close()
+                except Exception as exc:
+                    log.warning("stopping: closing %s failed: %s", what, exc)
         for fut in list(self._waiting.values()):
             if not fut.done():
                 fut.set_result(ClientReply(handle="", ok=False, error="timeout"))
         if self._disk is not None:
-            await asyncio.get_running_loop().run_in_executor(None, self._disk.close)
-        if self.storage is not None:
-            self.storage.close()
-        if self.events is not None:
-            self.events.close()
+            await asyncio.get_running_loop().run_in_executor(None, self._disk.close, 5.0)
+        for what, closer in (("storage", self.storage), ("events", self.events)):
+            if closer is not None:
+                try:
+                    closer.close()
+                except OSError as exc:  # e.g. the no-fsync buffer cannot be flushed
+                    log.warning("stopping: closing %s failed: %s", what, exc)
 
     # -- inputs --------------------------------------------------------------------------
 
@@ -335,8 +350,13 @@ class Runtime:
         self._schedule_drain()  # advance() may have produced more output
 
     def _die(self) -> None:
-        # A failure to persist must not be papered over: the node cannot keep its promises.
-        log.exception("fatal error while handling a Ready batch; stopping")
+        """Fail-stop (called in an except block): a failure to persist must not be papered
+        over, the node cannot keep its promises. The process then exits non-zero (cli)."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError):  # a full or failed disk: the OS's words say it all
+            log.error("fatal: cannot persist or log (%s); stopping", exc)
+        else:
+            log.exception("fatal error while handling a Ready batch; stopping")
         self.fatal = True
         self.request_stop()
 
@@ -361,11 +381,12 @@ class Runtime:
         assert self.storage is not None
         st.update(
             wall_clock_ns=time.time_ns(),
-            bugs=sorted(self.opts.bugs),
+            bugs=self.opts.bugs.names(),
             peers=self._peers_status(st.get("peers")),
             wal_path=str(self.storage.wal_path.resolve()),
             wal_synced_bytes=self.storage.synced_bytes,
             pid=os.getpid(),
+            peer_auth="token" if self.opts.cluster_token else "none",
             io={
                 "drains": self.drains,
                 "batches": self.batches,

@@ -7,6 +7,8 @@ Layout of DATA_DIR:
   ``{"k":"h","t":term,"v":voted_for,"c":commit}`` (hard state),
   ``{"k":"x","i":index}`` (conflict truncation: entries >= index are gone).
   Replaying the records in order gives the durable log and hard state.
+  The first record is always a header ``{"k":"w","v":1}``, made durable (atomic create)
+  before anything else is written, so a readable WAL never starts with a torn record.
 - ``snapshot.bin``: one record of the same shape whose payload is ``Snapshot.to_json()``,
   replaced atomically (temp file + fsync + rename + fsync of the directory).
 
@@ -17,10 +19,22 @@ than a rewrite so the hot path never rewrites the file; ``compact()`` rewrites t
 rename) keeping only what follows the snapshot, so the file does not grow without bound.
 
 Crash semantics on ``load()``: a torn or corrupt *tail* (a partial last record, or bad records
-with nothing valid after them) is what a crash between ``write`` and ``fsync`` leaves behind;
-it was never acknowledged, so it is cut off and logged. A bad record *followed by* a valid one
-cannot come from a crash; it means the disk lied or someone edited the file, and the node must
-not guess: ``StorageCorrupt`` names the file and offset, and the node refuses to start.
+with nothing valid after them) *after valid records* is what a crash between ``write`` and
+``fsync`` leaves behind; it was never acknowledged, so it is cut off and logged. Everything
+else is state a crash cannot lose, and the node must not guess: ``StorageCorrupt`` names the
+file (and offset) and the node refuses to start. That covers a bad record followed by a valid
+one (the disk lied or someone edited the file), a WAL that is empty, all garbage or unreadable
+from its first record (the header is durable before anything else, so no crash tears it), a
+WAL missing while ``snapshot.bin`` or ``events.jsonl`` shows the node ran here, a term that
+goes backwards (hard state or log), and a log that starts after a gap (``snapshot.bin``
+deleted with the WAL kept). Starting anyway would forget the term and vote (a second vote in
+the same term) or acknowledged entries; the fix is to restore the file or to delete the whole
+data dir, after which the node rejoins empty and the leader catches it up.
+
+One crash window is repaired rather than refused: ``snapshot.bin`` is renamed into place
+before the WAL is rewritten, so a crash between them leaves the old WAL, whose log can
+diverge from the new snapshot (a different term at its index). Loading then does what the
+install did, drops that log, and rewrites the WAL.
 
 With ``fsync=False`` (the planted ``no-fsync`` bug) records are kept in a user-space buffer and
 only handed to the OS by ``flush()``, which the runtime calls lazily; a SIGKILL then loses
@@ -46,12 +60,17 @@ HEADER = struct.Struct("<II")
 MAX_RECORD = 256 * 1024 * 1024  # a bigger length field is corruption, not a record
 WAL_NAME = "wal.log"
 SNAPSHOT_NAME = "snapshot.bin"
+EVENTS_NAME = "events.jsonl"  # written by raftnode.eventlog; here only as evidence the node ran
+WAL_HEADER = {"k": "w", "v": 1}
 # Rewrite the WAL on its own once dead records (old hard states, truncated entries) dominate.
 AUTO_COMPACT_MIN_BYTES = 32 * 1024 * 1024
 
 
 class StorageCorrupt(Exception):
     """The data directory holds damage that a crash cannot explain; refuse to start."""
+
+
+_FIX = "restore it, or delete the whole data dir so the node rejoins empty"
 
 
 def _dumps(obj: Any) -> bytes:
@@ -183,37 +202,78 @@ class Storage:
 
     def load(self, *, repair: bool = True) -> PersistentState:
         """Read snapshot and WAL; cut a torn tail (when `repair`); raise StorageCorrupt on
-        damage in the middle. `repair=False` reads without touching the files (for dump)."""
+        state a crash cannot lose (module docstring). `repair=False` reads without touching
+        the files (for dump)."""
         self._snapshot = self._load_snapshot()
         if repair:
             tmp = self.wal_path.with_name(WAL_NAME + ".tmp")
             if tmp.exists():
                 tmp.unlink()  # an interrupted compaction; the old wal.log is intact
-        data = self.wal_path.read_bytes() if self.wal_path.exists() else b""
-        parsed = parse_records(data)
-        if parsed.bad_offset is not None:
-            after = _valid_record_after(data, parsed.bad_offset + 1)
-            if after is not None:
-                raise StorageCorrupt(
-                    f"{self.wal_path}: corrupt record at offset {parsed.bad_offset} "
-                    f"({parsed.reason}) followed by a valid record at offset {after}"
-                )
-            log.warning(
-                "%s: %s torn tail at offset %d (%s, %d bytes)",
-                self.wal_path,
-                "cutting" if repair else "ignoring",
-                parsed.bad_offset,
-                parsed.reason,
-                len(data) - parsed.valid_end,
-            )
-            if repair:
-                os.truncate(self.wal_path, parsed.valid_end)
-        self._replay(parsed.records)
+        if self.wal_path.exists():
+            parsed = self._scan_wal(repair)
+        else:
+            self._refuse_missing_wal()
+            if repair:  # a fresh data dir: the header is durable before anything else
+                _atomic_write(self.wal_path, encode_record(WAL_HEADER))
+            parsed = _Parsed([], self.wal_path.stat().st_size if repair else 0, None)
+        diverged = self._replay(parsed.records)
         self._written = self._synced = parsed.valid_end
         self._loaded = True
-        if repair:
+        if repair and diverged:
+            self._rewrite_wal()  # make the install's decision durable before any append
+        elif repair:
             self._open_fd()
         return self.state()
+
+    def _scan_wal(self, repair: bool) -> _Parsed:
+        """Parse wal.log; cut (or, without `repair`, ignore) a torn tail after valid records,
+        refuse anything else."""
+        data = self.wal_path.read_bytes()
+        parsed = parse_records(data)
+        if parsed.bad_offset is None:
+            if not parsed.records:
+                raise StorageCorrupt(
+                    f"{self.wal_path}: empty (no record at offset 0): the log, term and vote "
+                    f"are lost; {_FIX}"
+                )
+            return parsed
+        after = _valid_record_after(data, parsed.bad_offset + 1)
+        if not parsed.records:
+            follows = f", a valid record follows at offset {after}" if after is not None else ""
+            raise StorageCorrupt(
+                f"{self.wal_path}: no readable record at offset 0 ({parsed.reason}, "
+                f"{len(data)} bytes{follows}): the log, term and vote are lost; {_FIX}"
+            )
+        if after is not None:
+            raise StorageCorrupt(
+                f"{self.wal_path}: corrupt record at offset {parsed.bad_offset} "
+                f"({parsed.reason}) followed by a valid record at offset {after}"
+            )
+        log.warning(
+            "%s: %s torn tail at offset %d (%s, %d bytes)",
+            self.wal_path,
+            "cutting" if repair else "ignoring",
+            parsed.bad_offset,
+            parsed.reason,
+            len(data) - parsed.valid_end,
+        )
+        if repair:
+            os.truncate(self.wal_path, parsed.valid_end)
+        return parsed
+
+    def _refuse_missing_wal(self) -> None:
+        """No wal.log: a fresh data dir, unless something shows the node ran here before."""
+        evidence = []
+        if self._snapshot is not None:
+            evidence.append(f"{self.snapshot_path} (snapshot at entry {self._snapshot.index})")
+        events = self.data_dir / EVENTS_NAME
+        if events.exists() and events.stat().st_size > 0:
+            evidence.append(f"{events} ({events.stat().st_size} bytes)")
+        if evidence:
+            raise StorageCorrupt(
+                f"{self.wal_path}: missing, but {' and '.join(evidence)} show the node ran "
+                f"here: its log, term and vote are lost; {_FIX}"
+            )
 
     def _load_snapshot(self) -> Snapshot | None:
         tmp = self.snapshot_path.with_name(SNAPSHOT_NAME + ".tmp")
@@ -230,42 +290,96 @@ class Storage:
         except (KeyError, TypeError, ValueError) as exc:
             raise StorageCorrupt(f"{self.snapshot_path}: malformed snapshot ({exc})") from exc
 
-    def _replay(self, records: list[tuple[int, dict[str, Any]]]) -> None:
-        snap_index = self._snapshot.index if self._snapshot else 0
-        self._first_index = snap_index + 1
+    def _replay(self, records: list[tuple[int, dict[str, Any]]]) -> bool:
+        """Rebuild log and hard state from the records; True when the log diverged from the
+        snapshot and was dropped (the install-then-crash window, module docstring)."""
+        snap = self._snapshot
+        self._first_index = (snap.index if snap else 0) + 1
         self._records, self._terms = [], []
+        offsets: list[int] = []  # WAL offset of each live entry, for error messages
+        at_snap: int | None = None  # term of the entry at the snapshot's index, if logged
         for off, rec in records:
             kind = rec.get("k")
             try:
                 if kind == "e":
                     entry = Entry(term=int(rec["t"]), index=int(rec["i"]), command=rec.get("c"))
-                    self._replay_entry(entry, off)
+                    if snap is not None and entry.index == snap.index:
+                        at_snap = entry.term
+                    if self._replay_entry(entry, off):
+                        del offsets[len(self._records) - 1 :]
+                        offsets.append(off)
                 elif kind == "h":
-                    self._set_hard_state(HardState(int(rec["t"]), rec.get("v"), int(rec["c"])))
+                    hs = HardState(int(rec["t"]), rec.get("v"), int(rec["c"]))
+                    if hs.term < self._hs.term:
+                        raise StorageCorrupt(
+                            f"{self.wal_path}: term goes backwards at offset {off}: hard state "
+                            f"of term {hs.term} after term {self._hs.term}; {_FIX}"
+                        )
+                    self._set_hard_state(hs)
                 elif kind == "x":
-                    self._cut_from(int(rec["i"]))
+                    index = int(rec["i"])
+                    if snap is not None and index <= snap.index:
+                        at_snap = None
+                    self._cut_from(index)
+                    del offsets[len(self._records) :]
+                elif kind == "w":
+                    if rec.get("v") != WAL_HEADER["v"]:
+                        raise ValueError(f"unknown WAL format version {rec.get('v')!r}")
                 else:
                     raise ValueError(f"unknown record kind {kind!r}")
             except (KeyError, TypeError, ValueError) as exc:
                 raise StorageCorrupt(
                     f"{self.wal_path}: bad record at offset {off} ({exc})"
                 ) from exc
+        if snap is not None and at_snap is not None and at_snap != snap.term:
+            log.warning(
+                "%s: log diverges from %s at entry %d (term %d, snapshot term %d): dropping "
+                "it, as installing the snapshot did before the crash",
+                self.wal_path, self.snapshot_path, snap.index, at_snap, snap.term,
+            )  # fmt: skip
+            self._records, self._terms = [], []
+            return True
+        if snap is not None and self._terms and self._terms[0] < snap.term:
+            raise StorageCorrupt(
+                f"{self.wal_path}: term goes backwards at offset {offsets[0]}: entry "
+                f"{self._first_index} of term {self._terms[0]} after the snapshot's term "
+                f"{snap.term}; {_FIX}"
+            )
+        return False
 
-    def _replay_entry(self, entry: Entry, off: int) -> None:
+    def _replay_entry(self, entry: Entry, off: int) -> bool:
+        """Replay one entry record; False when the snapshot already covers it."""
         if entry.index < self._first_index:
-            return  # already covered by the snapshot
+            return False
         if entry.index != self.last_index + 1:
-            if entry.index <= self.last_index:
-                self._cut_from(entry.index)  # tolerated: an overwrite implies truncation
-            elif not self._records:
-                self._first_index = entry.index  # log starts after a compacted prefix
-            else:
-                raise StorageCorrupt(
-                    f"{self.wal_path}: gap in log at offset {off}: entry {entry.index} "
-                    f"after {self.last_index}"
-                )
+            if entry.index > self.last_index:
+                self._refuse_gap(entry, off)
+            self._cut_from(entry.index)  # tolerated: an overwrite implies truncation
+        if self._terms and entry.term < self._terms[-1]:
+            raise StorageCorrupt(
+                f"{self.wal_path}: term goes backwards at offset {off}: entry {entry.index} "
+                f"of term {entry.term} after one of term {self._terms[-1]}; {_FIX}"
+            )
         self._records.append(_entry_record(entry))
         self._terms.append(entry.term)
+        return True
+
+    def _refuse_gap(self, entry: Entry, off: int) -> None:
+        missing = f"entries {self.last_index + 1}..{entry.index - 1}"
+        if self._records:
+            raise StorageCorrupt(
+                f"{self.wal_path}: gap in log at offset {off}: entry {entry.index} "
+                f"after {self.last_index} ({missing} missing); {_FIX}"
+            )
+        covered = (
+            f"{self.snapshot_path} ends at entry {self._snapshot.index}"
+            if self._snapshot
+            else f"there is no {self.snapshot_path}"
+        )
+        raise StorageCorrupt(
+            f"{self.wal_path}: log starts at entry {entry.index} (offset {off}) but {covered}: "
+            f"{missing} are missing (a deleted snapshot?); {_FIX}"
+        )
 
     # -- views ---------------------------------------------------------------------------
 
@@ -412,7 +526,7 @@ class Storage:
         return size > 4 * live
 
     def _rewrite_wal(self) -> None:
-        data = self._hs_record + b"".join(self._records)
+        data = encode_record(WAL_HEADER) + self._hs_record + b"".join(self._records)
         self._close_fd()
         self._pending.clear()
         _atomic_write(self.wal_path, data)

@@ -14,6 +14,7 @@ import contextlib
 import http.client
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -84,10 +85,31 @@ class LoopbackCluster:
     heartbeat_ms: int = 50
     extra_args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)  # added to every node's environment
+    # The peer handshake's shared secret, passed in a 0600 file; None: unauthenticated peers.
+    cluster_token: str | None = field(default_factory=lambda: secrets.token_hex(16), repr=False)
     nodes: dict[str, NodeProc] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._assign_ports()
+
+    @property
+    def token_file(self) -> Path:
+        return Path(self.root) / "cluster.token"
+
+    def _write_token(self) -> None:
+        """(Re)write the token file, created 0600 (never readable by others, even briefly)."""
+        if self.cluster_token is None:
+            return
+        with contextlib.suppress(OSError):
+            if self.token_file.read_text() == self.cluster_token + "\n":
+                return  # already there (and a restart must not need disk space)
+        self.token_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.token_file.with_name(self.token_file.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(self.cluster_token + "\n")
+        os.replace(tmp, self.token_file)
 
     def _assign_ports(self) -> None:
         ports = free_ports(2 * self.n)
@@ -118,6 +140,8 @@ class LoopbackCluster:
         ]  # fmt: skip
         for bug in self.bugs:
             cmd += ["--bug", bug]
+        if self.cluster_token is not None:
+            cmd += ["--cluster-token-file", str(self.token_file)]
         return cmd + list(self.extra_args)
 
     def start(self, name: str | None = None) -> None:
@@ -125,6 +149,7 @@ class LoopbackCluster:
         for node in [self.nodes[name]] if name else self.nodes.values():
             if node.alive:
                 continue
+            self._write_token()
             node.data_dir.mkdir(parents=True, exist_ok=True)
             node.starts += 1
             node.log_path = node.data_dir.parent / f"{node.name}.stderr.log"

@@ -6,20 +6,36 @@ pair is one ordered byte stream with no request/response coupling, and a stalled
 fill its own bounded queue. Messages are dropped (never block the node) when a queue is full,
 the peer is down or partitioned: Raft is built to tolerate loss and retries on its own.
 
-Frame: 4-byte big-endian length, then UTF-8 JSON. The first frame on a connection is a hello
-``{"hello": node_id, "client": "host:port"}`` so the receiver knows who is talking and where
-that node's client API is (for ``leader_client`` in not-leader errors). A malformed frame closes
-that one connection only.
+Frame: 4-byte big-endian length, then UTF-8 JSON. Every connection starts with a handshake
+that proves both ends hold the cluster token (a shared secret), with a fresh nonce from each
+side so that a recorded handshake cannot be replayed:
+
+1. dialer → listener ``{"hello": dialer_id, "nonce": n_d}``
+2. listener → dialer ``{"nonce": n_l, "proof": HMAC(token, listener-role, ids, n_d, n_l)}``
+3. dialer → listener ``{"proof": HMAC(token, dialer-role, ids, n_d, n_l, client), "client":
+   "host:port"}`` (where the dialer's client API is, for ``leader_client``).
+
+Until step 3 checks out, frames are limited to `MAX_HELLO_FRAME` bytes (a length prefix is
+refused before anything is allocated) and the whole handshake to `HANDSHAKE_TIMEOUT_S`; any
+other frame, a wrong proof or an unknown id closes the connection, nothing is delivered. The
+token authenticates, it does not encrypt: anyone on the path can read the traffic, and the
+client port (HTTP) is not covered (docs/raftnode.md, "Peer transport"). A node without a token
+runs the same handshake with an empty key, which anyone can compute: it works for hand-run
+clusters and logs a warning that its peer port is unauthenticated. A malformed frame after the
+handshake closes that one connection only.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
+import hashlib
+import hmac
 import json
 import logging
+import secrets
 import struct
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,7 +44,10 @@ from raftnode.core.types import Message
 log = logging.getLogger("raftnode.transport")
 
 LEN = struct.Struct(">I")
-MAX_FRAME = 256 * 1024 * 1024
+MAX_FRAME = 256 * 1024 * 1024  # after the handshake (an InstallSnapshot can be big)
+MAX_HELLO_FRAME = 4 * 1024  # before it: nobody unauthenticated makes us allocate more
+HANDSHAKE_TIMEOUT_S = 5.0
+WARN_EVERY_S = 10.0  # refused connections are logged at most this often per source
 QUEUE_MAX = 8192
 BACKOFF_MIN_S = 0.02
 BACKOFF_MAX_S = 0.5
@@ -59,10 +78,67 @@ def encode_frame(obj: Any) -> bytes:
     return LEN.pack(len(body)) + body
 
 
+class HandshakeError(ValueError):
+    """The other end did not prove it holds the cluster token (or spoke another protocol)."""
+
+
+def handshake_proof(
+    token: bytes, role: str, dialer: str, listener: str, dialer_nonce: str, listener_nonce: str,
+    client: str = "",
+) -> str:  # fmt: skip
+    """The HMAC-SHA256 one side of a peer handshake sends. `role` ("listener" or "dialer")
+    keeps one side's proof from being reflected as the other's; the JSON list keeps the
+    fields unambiguous whatever the ids contain."""
+    text = json.dumps(
+        ["raftnode-peer-v1", role, dialer, listener, dialer_nonce, listener_nonce, client]
+    )
+    return hmac.new(token, text.encode(), hashlib.sha256).hexdigest()
+
+
+def _nonce(obj: Any) -> str | None:
+    """The nonce in a handshake frame, if it carries a plausible one (16..128 chars)."""
+    nonce = obj.get("nonce") if isinstance(obj, dict) else None
+    return nonce if isinstance(nonce, str) and 16 <= len(nonce) <= 128 else None
+
+
+def _check_proof(got: Any, want: str, who: str) -> None:
+    if not isinstance(got, str) or not hmac.compare_digest(got.encode(), want.encode()):
+        raise HandshakeError(f"{who} did not prove the cluster token (tokens differ?)")
+
+
+async def read_frame(reader: asyncio.StreamReader, limit: int = MAX_FRAME) -> Any:
+    """One frame's JSON; ValueError for a length over `limit`, checked before reading it."""
+    (length,) = LEN.unpack(await reader.readexactly(LEN.size))
+    if length > limit:
+        raise ValueError(f"frame of {length} bytes is over the limit of {limit}")
+    return json.loads(await reader.readexactly(length))
+
+
+class _RateLimitedLog:
+    """Warn about the same source at most every WARN_EVERY_S (a port scanner, a peer with the
+    wrong token retrying twice a second, must not flood the node's log)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+        self._skipped: dict[str, int] = {}
+
+    def warning(self, key: str, text: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last.get(key, -WARN_EVERY_S) < WARN_EVERY_S:
+            self._skipped[key] = self._skipped.get(key, 0) + 1
+            return
+        skipped = self._skipped.pop(key, 0)
+        if len(self._last) >= 1024:  # bounded, whoever connects
+            self._last, self._skipped = {}, {}
+        self._last[key] = now
+        suffix = f" ({skipped} more like it not logged)" if skipped else ""
+        log.warning(text + suffix, *args)
+
+
 def parse_addr(text: str) -> tuple[str, int]:
     """'host:port' -> (host, port); ValueError with a readable message otherwise."""
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
         raise ValueError(f"bad address {text!r} (want HOST:PORT)")
     return host.strip("[]"), int(port)
 
@@ -83,10 +159,12 @@ class _Peer:
         while True:
             writer = None
             try:
-                _, writer = await asyncio.wait_for(
-                    asyncio.open_connection(*self.addr), CONNECT_TIMEOUT_S
-                )
-                writer.write(encode_frame(self.transport.hello()))
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                # lands as the connection completes, and close() then waited for ever.
+                async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                    reader, writer = await asyncio.open_connection(*self.addr)
+                async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                    await self.transport.dial_handshake(self.name, reader, writer)
                 self.connected = True
                 backoff = BACKOFF_MIN_S
                 while True:
@@ -96,10 +174,22 @@ class _Peer:
                         chunks.append(self.queue.get_nowait())
                     writer.write(b"".join(chunks))
                     await writer.drain()
-            except (OSError, TimeoutError, ConnectionError) as exc:
+            except HandshakeError as exc:
+                self.transport.refusals.warning(
+                    f"dial:{self.name}", "peer %s at %s:%d refused: %s", self.name, *self.addr, exc
+                )
+            except (OSError, TimeoutError, ConnectionError, asyncio.IncompleteReadError) as exc:
                 if self.connected:
                     log.info("connection to %s lost: %s", self.name, exc)
                     self._clear()  # what queued behind a dead link is stale by now
+            except ValueError as exc:  # a malformed handshake frame from whatever answered
+                self.transport.refusals.warning(
+                    f"dial:{self.name}",
+                    "peer %s at %s:%d: bad handshake: %s",
+                    self.name,
+                    *self.addr,
+                    exc,
+                )
             finally:
                 self.connected = False
                 if writer is not None:
@@ -122,8 +212,12 @@ class Transport:
         on_message: Callable[[Message], None],
         *,
         client_addr: str = "",
+        token: bytes | None = None,
     ) -> None:
         self.node_id = node_id
+        self.token = token or b""  # empty: the handshake still runs, anyone can pass it
+        self.authenticated = bool(token)
+        self.refusals = _RateLimitedLog()
         self.listen_addr = peers[node_id]
         self.on_message = on_message
         self.client_addr = client_addr
@@ -136,23 +230,69 @@ class Transport:
         self.sent = 0
         self.lost = 0
 
-    def hello(self) -> dict[str, Any]:
-        return {"hello": self.node_id, "client": self.client_addr}
+    async def dial_handshake(
+        self, peer: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Our side of the handshake on a connection we opened to `peer` (module docstring)."""
+        mine = secrets.token_hex(16)
+        writer.write(encode_frame({"hello": self.node_id, "nonce": mine}))
+        answer = await read_frame(reader, MAX_HELLO_FRAME)
+        theirs = _nonce(answer)
+        if theirs is None:
+            raise HandshakeError(f"no challenge in its answer {str(answer)[:80]!r}")
+        want = handshake_proof(self.token, "listener", self.node_id, peer, mine, theirs)
+        _check_proof(answer.get("proof"), want, peer)
+        proof = handshake_proof(
+            self.token, "dialer", self.node_id, peer, mine, theirs, self.client_addr
+        )
+        writer.write(encode_frame({"proof": proof, "client": self.client_addr}))
+        await writer.drain()
+
+    async def _accept_handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> str:
+        """The listener's side: returns the authenticated peer id, or raises."""
+        hello = await read_frame(reader, MAX_HELLO_FRAME)
+        src = hello.get("hello") if isinstance(hello, dict) else None
+        theirs = _nonce(hello)
+        if src not in self._peers:
+            raise HandshakeError(f"bad hello {str(hello)[:80]!r} (not a member)")
+        if theirs is None:
+            raise HandshakeError(f"hello from {src!r} without a nonce (not a raftnode peer?)")
+        mine = secrets.token_hex(16)
+        proof = handshake_proof(self.token, "listener", src, self.node_id, theirs, mine)
+        writer.write(encode_frame({"nonce": mine, "proof": proof}))
+        await writer.drain()
+        reply = await read_frame(reader, MAX_HELLO_FRAME)
+        client = reply.get("client", "") if isinstance(reply, dict) else None
+        if not isinstance(client, str):
+            raise HandshakeError(f"bad handshake reply from {src!r}")
+        want = handshake_proof(self.token, "dialer", src, self.node_id, theirs, mine, client)
+        _check_proof(reply.get("proof"), want, repr(src))  # type: ignore[union-attr]
+        if client:
+            self.client_addrs[src] = client
+        return src
 
     async def start(self) -> None:
         host, port = self.listen_addr
         self._server = await asyncio.start_server(self._serve, host, port, reuse_address=True)
+        if not self.authenticated:
+            log.warning(
+                "peer port %s:%d is UNAUTHENTICATED (no --cluster-token or "
+                "--cluster-token-file): any process that can reach it can forge Raft "
+                "messages and corrupt this cluster; see docs/raftnode.md",
+                host,
+                port,
+            )
         for peer in self._peers.values():
             peer.task = asyncio.create_task(peer.run(), name=f"peer-{peer.name}")
 
     async def close(self) -> None:
-        for peer in self._peers.values():
-            if peer.task is not None:
-                peer.task.cancel()
-        for peer in self._peers.values():
-            if peer.task is not None:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await peer.task
+        tasks = [peer.task for peer in self._peers.values() if peer.task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:  # bounded: a task that ignored its cancel must not hold the node up
+            await asyncio.wait(tasks, timeout=2)
         if self._server is not None:
             self._server.close()
         for w in list(self._inbound):
@@ -186,15 +326,12 @@ class Transport:
         if task is not None:
             self._inbound_tasks.add(task)
         src = None
+        remote, source = _remote(writer)  # source: the host, what refusals are counted by
         try:
-            hello = await self._read_frame(reader)
-            src = hello.get("hello") if isinstance(hello, dict) else None
-            if src not in self._peers:
-                raise ValueError(f"bad hello {str(hello)[:80]!r}")
-            if hello.get("client"):
-                self.client_addrs[src] = str(hello["client"])
+            async with asyncio.timeout(HANDSHAKE_TIMEOUT_S):
+                src = await self._accept_handshake(reader, writer)
             while True:
-                obj = await self._read_frame(reader)
+                obj = await read_frame(reader)
                 msg = Message.from_json(obj)
                 if msg.src != src or msg.dst != self.node_id:
                     raise ValueError(f"misaddressed message {msg.src}->{msg.dst} on {src}'s link")
@@ -203,19 +340,29 @@ class Transport:
                 self.on_message(msg)
         except asyncio.IncompleteReadError:
             pass  # peer closed
+        except (HandshakeError, TimeoutError) as exc:  # before OSError: TimeoutError is one
+            why = exc if isinstance(exc, HandshakeError) else "handshake timed out"
+            self.refusals.warning(source, "refused peer connection from %s: %s", remote, why)
         except (ConnectionError, OSError):
             pass
         except (ValueError, TypeError, KeyError, AttributeError) as exc:
-            log.warning("closing peer connection from %s: malformed frame: %s", src or "?", exc)
+            if src is None:
+                self.refusals.warning(
+                    source, "refused peer connection from %s: bad handshake: %s", remote, exc
+                )
+            else:
+                log.warning("closing peer connection from %s: malformed frame: %s", src, exc)
         except Exception:
-            log.exception("peer connection from %s failed", src or "?")
+            log.exception("peer connection from %s failed", src or remote)
         finally:
             self._inbound.discard(writer)
             self._inbound_tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
 
-    async def _read_frame(self, reader: asyncio.StreamReader) -> Any:
-        (length,) = LEN.unpack(await reader.readexactly(LEN.size))
-        if length > MAX_FRAME:
-            raise ValueError(f"frame of {length} bytes is over the limit")
-        return json.loads(await reader.readexactly(length))
+
+def _remote(writer: asyncio.StreamWriter) -> tuple[str, str]:
+    """("host:port", "host") of the connection's other end."""
+    peer = writer.get_extra_info("peername")
+    if isinstance(peer, tuple) and len(peer) >= 2:
+        return f"{peer[0]}:{peer[1]}", str(peer[0])
+    return "?", "?"

@@ -10,12 +10,17 @@ its last log line, naming host and command.
 Optional capabilities (harness.core.protocols, docs/interfaces.md §6): `block_peers`
 (local partitions through POST /admin/partition), `clock_file` (libfaketime offset
 file), `wal_path`, `pid`, `check_bugs` (raftnode's planted bugs).
+
+Every `setup` (one per test) draws a fresh random cluster token and writes it on each host
+in a file created with mode 0600 (`--cluster-token-file`), so only this test's nodes can
+talk on its peer ports (docs/raftnode.md, "Peer transport").
 """
 
 from __future__ import annotations
 
 import io
 import posixpath
+import secrets
 import signal
 import tarfile
 import time
@@ -26,9 +31,9 @@ from typing import Any
 
 import raftnode
 from harness.core.faketime import faketime_env
-from harness.core.protocols import HarnessError, HostError, NodeSpec, Probe
+from harness.core.protocols import HarnessError, Host, HostError, NodeSpec, Probe
 from harness.dbs.raftnode_client import RaftnodeClient, get_json
-from raftnode.bugs import check_bugs
+from raftnode.bugs import BugFlags
 
 TIMING_FLAGS = {
     "tick_ms": "--tick-ms",
@@ -39,6 +44,13 @@ TIMING_FLAGS = {
     "log_level": "--log-level",
 }
 PACKAGE_DIR = Path(raftnode.__file__).resolve().parent
+
+
+def _write_secret(host: Host, path: str, data: bytes) -> None:
+    """Write `data` to `path` on `host` as a file created 0600 (umask 077, then an atomic
+    rename), never world-readable even for a moment; the bytes travel on stdin, not argv."""
+    script = 'umask 077 && cat > "$1.tmp" && mv -f "$1.tmp" "$1"'
+    host.run(["sh", "-c", script, "sh", path], input=data)
 
 
 def package_tarball() -> bytes:
@@ -74,6 +86,10 @@ class _Node:
     def dump_path(self) -> str:
         return posixpath.join(self.node_dir, "dump.json")
 
+    @property
+    def token_path(self) -> str:
+        return posixpath.join(self.node_dir, "cluster.token")
+
 
 class RaftnodeDB:
     """The DB protocol for raftnode; one instance manages every node of a cluster."""
@@ -107,6 +123,7 @@ class RaftnodeDB:
             "--peers", self._peers_arg(),
             "--client", f"{bind}:{rec.spec.client_port}",
             "--data-dir", rec.spec.data_dir,
+            "--cluster-token-file", rec.token_path,
         ]  # fmt: skip
         for bug in self._options.get("bugs") or ():
             argv += ["--bug", str(bug)]
@@ -128,9 +145,11 @@ class RaftnodeDB:
 
     # -- lifecycle ------------------------------------------------------------------
     def setup(self, nodes: Sequence[NodeSpec], options: Mapping[str, Any]) -> None:
-        """Make node dirs; upload the code to ssh hosts; write the faketime files."""
+        """Make node dirs; upload the code to ssh hosts; write this test's cluster token
+        (fresh per setup) and the faketime files."""
         self._options = dict(options)
         self._nodes = {}
+        token = secrets.token_hex(32).encode() + b"\n"
         uploaded: dict[int, str] = {}
         for spec in nodes:
             host = spec.host
@@ -144,6 +163,7 @@ class RaftnodeDB:
                 code_dir = str(PACKAGE_DIR.parent)
             rec = _Node(spec=spec, python=python, code_dir=code_dir)
             host.run(["mkdir", "-p", spec.data_dir, rec.node_dir, posixpath.dirname(spec.log_path)])
+            _write_secret(host, rec.token_path, token)
             if self._options.get("faketime"):
                 host.write_file(rec.clock_path, b"+0\n")
             self._nodes[spec.name] = rec
@@ -305,7 +325,7 @@ class RaftnodeDB:
 
     def check_bugs(self, names: Sequence[str]) -> None:
         """Planted-bug names are raftnode's own (raftnode.bugs): one check, theirs."""
-        check_bugs(list(names))
+        BugFlags.parse(list(names))
 
     def wal_path(self, node: str) -> str:
         return posixpath.join(self._node(node).spec.data_dir, "wal.log")

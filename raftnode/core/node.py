@@ -1,6 +1,6 @@
 """NodeLogic: Raft + the KV state machine + client requests, still without any I/O.
 
-The runtime (raftnode/runtime.py) and the simulation (raftnode/sim.py) drive it the same
+The runtime (raftnode/runtime.py) and the simulation (raftnode/sim/) drive it the same
 way: `tick`/`step`/`submit` in, `ready()` out, persist, send, `advance(ready)`. See
 raftnode/core/types.py for the Ready contract and docs/interfaces.md §4.
 
@@ -22,7 +22,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from raftnode.bugs import check_bugs
+from raftnode.bugs import Bug
 from raftnode.core.digest import command_digest
 from raftnode.core.raft import LEADER, Raft
 from raftnode.core.types import (
@@ -115,10 +115,9 @@ class NodeLogic:
     ) -> None:
         self.id = node_id
         self.cfg = config
-        self.bugs = check_bugs(config.bugs)
         rng = random.Random(config.seed) if config.seed is not None else random.Random()
         self.raft = Raft(node_id, list(peers), config, restored, rng)
-        self.kv = KVStateMachine(dedup="dup-apply" not in self.bugs)
+        self.kv = KVStateMachine(dedup=not config.has(Bug.DUP_APPLY))
         self.applied = 0
         if restored.snapshot is not None:
             self.kv.restore(restored.snapshot.data)
@@ -145,7 +144,7 @@ class NodeLogic:
     @property
     def no_fsync(self) -> bool:
         """The no-fsync bug: the runtime/sim must not make Ready data durable before sending."""
-        return "no-fsync" in self.bugs
+        return self.cfg.has(Bug.NO_FSYNC)
 
     @property
     def is_leader(self) -> bool:
@@ -221,7 +220,7 @@ class NodeLogic:
             "applied_index": self.applied,
             "snapshot_index": raft.log.offset,
             "wall_clock_ns": self.wall_ns,
-            "bugs": sorted(self.bugs),
+            "bugs": self.cfg.bugs.names(),
             "peers": peers,
         }
 
@@ -281,18 +280,18 @@ class NodeLogic:
             self._propose(handle, cmd)
 
     def _local_read_allowed(self) -> bool:
-        if "follower-read" in self.bugs:
+        if self.cfg.has(Bug.FOLLOWER_READ):
             return True
         if not self.is_leader:
             return False
-        if "stale-read" in self.bugs:
+        if self.cfg.has(Bug.STALE_READ):
             return True
-        if "lease-read" in self.bugs and self.raft.committed_in_term():
+        if self.cfg.has(Bug.LEASE_READ) and self.raft.committed_in_term():
             return self.raft.in_wall_lease()
         return False
 
     def _propose(self, handle: str, cmd: dict[str, Any]) -> None:
-        early = self.kv.preview(cmd) if "ack-before-commit" in self.bugs else None
+        early = self.kv.preview(cmd) if self.cfg.has(Bug.ACK_BEFORE_COMMIT) else None
         index = self.raft.propose(cmd)
         old = self.proposals.get(index)
         if old is not None and not old.done:

@@ -26,6 +26,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
+from raftnode.bugs import Bug
 from raftnode.core.digest import command_digest
 from raftnode.core.log import RaftLog
 from raftnode.core.types import Entry, HardState, Message, NodeConfig, PersistentState, Snapshot
@@ -74,7 +75,6 @@ class Raft:
         self.others = [p for p in self.peers if p != node_id]
         self.quorum = len(self.peers) // 2 + 1
         self.cfg = config
-        self.bugs = config.bugs
         self.rng = rng
         hs = restored.hard_state
         self.term = hs.term
@@ -122,7 +122,7 @@ class Raft:
 
     def hard_state(self) -> HardState:
         """The hard state to hand to storage (forget-vote: the vote is never persisted)."""
-        voted = None if "forget-vote" in self.bugs else self.voted_for
+        voted = None if self.cfg.has(Bug.FORGET_VOTE) else self.voted_for
         return HardState(self.term, voted, self.commit)
 
     def take_hard_state(self) -> HardState | None:
@@ -280,9 +280,9 @@ class Raft:
         active = 1 + sum(1 for pr in self.progress.values() if pr.recent_active)
         for pr in self.progress.values():
             pr.recent_active = False
-        if "stale-read" in self.bugs:
+        if self.cfg.has(Bug.STALE_READ):
             return
-        if "lease-read" in self.bugs and self.in_wall_lease():
+        if self.cfg.has(Bug.LEASE_READ) and self.in_wall_lease():
             return
         if active < self.quorum:
             self.become_follower(self.term, None)
@@ -413,7 +413,7 @@ class Raft:
         n = matches[self.quorum - 1]
         if n <= self.commit:
             return
-        if self.log.term_at(n) == self.term or "figure8" in self.bugs:
+        if self.log.term_at(n) == self.term or self.cfg.has(Bug.FIGURE8):
             self._set_commit(n)
             self.need_flush = True  # followers learn the new commit index promptly
 
@@ -451,6 +451,16 @@ class Raft:
     def _on_reject(self, peer: str, pr: Progress, m: Message) -> bool:
         """Back nextIndex up after a rejection; False when the rejection was stale."""
         rejected = m.log_index
+        if self._lost_log(pr, m):
+            # The follower holds less than it once acknowledged: its disk was wiped (or
+            # replaced). Forget what we knew and probe again from its real end; send_append
+            # falls back to InstallSnapshot when that part of our log is compacted.
+            pr.match = m.hint_index - 1
+            pr.next = m.hint_index
+            pr.state = PROBE
+            pr.paused = False
+            self.send_append(peer)
+            return True
         if rejected <= pr.match:
             return False  # stale: that prefix is already known to match
         if pr.state == PROBE and rejected != pr.next - 1:
@@ -467,6 +477,16 @@ class Raft:
         pr.paused = False
         self.send_append(peer)
         return True
+
+    @staticmethod
+    def _lost_log(pr: Progress, m: Message) -> bool:
+        """A rejection of an append at or past the follower's match index, whose hint says
+        its log ends before that match (hint_term 0: "my log is short, next is
+        hint_index"). Within one term the follower acknowledged `match` itself, so only a
+        lost disk explains it; etcd's raft resets a follower that restarted empty the same
+        way. (A duplicated old rejection can look alike: resetting then costs one resend
+        of entries the follower accepts as already present, never safety.)"""
+        return m.hint_term == 0 and 0 < m.hint_index <= pr.match <= m.log_index
 
     def _on_snapshot_resp(self, m: Message) -> None:
         pr = self.progress.get(m.src)
@@ -516,7 +536,7 @@ class Raft:
         stale or duplicated AppendEntries erases entries already acknowledged)."""
         if not m.entries:
             return
-        if "bad-truncate" in self.bugs:
+        if self.cfg.has(Bug.BAD_TRUNCATE):
             if self.log.last_index() > m.log_index:
                 self._truncate(m.log_index + 1)
             self._append_local(list(m.entries))
@@ -557,7 +577,7 @@ class Raft:
 
     # ------------------------------------------------------------------ votes
     def _log_ok(self, m: Message) -> bool:
-        if "no-uptodate-check" in self.bugs:
+        if self.cfg.has(Bug.NO_UPTODATE_CHECK):
             return True
         my_term = self.log.last_term()
         return m.log_term > my_term or (

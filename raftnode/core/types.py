@@ -23,6 +23,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from raftnode.bugs import Bug, BugFlags
+
 # Message kinds on the peer wire.
 MSG_KINDS = (
     "prevote",  # PreVote request: would you vote for me at term+1? (no state change)
@@ -195,16 +197,18 @@ class PersistentState:
 class NodeConfig:
     """Tuning of one node's core, in logical ticks (the runtime ticks every `tick_ms`).
 
-    `bugs` holds planted-bug names from `raftnode.bugs.BUGS`; empty means a correct node.
-    `seed` seeds the election-timeout randomness (None: from the OS). `tick_ms` only turns
-    ticks into wall time for the `lease-read` bug's lease. `max_append_entries` caps the
-    entries in one AppendEntries message (batching without unbounded messages)."""
+    `bugs` are the planted bugs switched on (`raftnode.bugs.BugFlags`; names such as
+    `{"stale-read"}` are accepted and validated); empty means a correct node. Code asks
+    about one with `has(Bug.X)`. `seed` seeds the election-timeout randomness (None: from
+    the OS). `tick_ms` only turns ticks into wall time for the `lease-read` bug's lease.
+    `max_append_entries` caps the entries in one AppendEntries message (batching without
+    unbounded messages)."""
 
     election_ticks: int = 30
     heartbeat_ticks: int = 5
     snapshot_every: int = 1000
     request_timeout_ticks: int = 300
-    bugs: frozenset[str] = frozenset()
+    bugs: BugFlags = BugFlags()
     seed: int | None = None
     tick_ms: int = 10
     max_append_entries: int = 256
@@ -218,7 +222,12 @@ class NodeConfig:
             raise ValueError(
                 "snapshot_every, request_timeout_ticks, max_append_entries must be >= 1"
             )
-        object.__setattr__(self, "bugs", frozenset(self.bugs))
+        object.__setattr__(self, "bugs", BugFlags.parse(self.bugs))
+
+    def has(self, bug: Bug) -> bool:
+        """Whether planted bug `bug` is on: the one place the core asks (BugFlags.has,
+        inlined: this runs on the core's hot paths)."""
+        return bug in self.bugs.on
 
     @property
     def lease_ns(self) -> int:

@@ -14,12 +14,13 @@ from typing import Any
 import pytest
 
 from checkers.raft_safety import check_events
-
-sim = pytest.importorskip("raftnode.sim", reason="raftnode simulation not built yet")
-bug_tests = pytest.importorskip("tests.raftnode_core.test_bugs", reason="bug schedules missing")
+from raftnode import sim
+from raftnode.sim import cluster as sim_cluster
+from tests.raftnode_core import test_bugs as bug_tests
 
 # Planted bug -> the property this checker must report for it.
 EXPECTED = {
+    "bad-truncate": "leader-completeness",
     "figure8": "leader-completeness",
     "forget-vote": "election-safety",
     "no-fsync": "state-machine-safety",
@@ -65,7 +66,7 @@ def _record(monkeypatch, tmp_path, schedule: str, bugs: frozenset[str], seed: in
     this checker's result on the events the nodes emitted)."""
     if schedule not in bug_tests.TARGETED:
         pytest.skip(f"no targeted schedule for {schedule}")
-    monkeypatch.setattr(sim, "Invariants", _Recorder)
+    monkeypatch.setattr(sim_cluster, "Invariants", _Recorder)
     cluster = bug_tests.TARGETED[schedule][0](bugs, seed)
     for node, events in cluster.inv.events.items():
         (tmp_path / node).mkdir()
@@ -92,10 +93,10 @@ def test_correct_node_on_the_same_schedules_is_valid(monkeypatch, tmp_path, sche
 
 def _random_run(monkeypatch, tmp_path, bugs: frozenset[str], seed: int):
     """The simulation's random-fault run (drops, duplicates, delays, crashes, partitions)."""
-    monkeypatch.setattr(sim, "Invariants", _Recorder)
+    monkeypatch.setattr(sim_cluster, "Invariants", _Recorder)
     cfg = sim.SimConfig(nodes=3, seed=seed, bugs=bugs, drop=0.05, duplicate=0.05, max_delay=4)
     try:
-        cluster = sim.simulate(cfg, 800, nemesis=sim.Nemesis(every=30))
+        cluster = sim.simulate(cfg, 800, faults=sim.SimFaults(every=30))
     except sim.InvariantViolation:
         return None  # a client-visible anomaly (stale read) outside this checker's scope
     root = tmp_path / f"seed{seed}"

@@ -1,4 +1,4 @@
-"""Small drivers for poking one NodeLogic with hand-made messages."""
+"""Small drivers for poking one NodeLogic with hand-made messages, and for the simulation."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from raftnode.core.types import (
     Ready,
     Snapshot,
 )
+from raftnode.sim import SimCluster
 
 
 def make_node(
@@ -111,3 +112,26 @@ def ack_all(node: NodeLogic, rd: Ready, to: str | None = None) -> Ready:
             )
         )
     return drain(node)
+
+
+def sim_leader(cl: SimCluster, among: list[str] | None = None, ticks: int = 400) -> str:
+    """Run the simulation until a leader (one of `among`) has committed in its term."""
+
+    def ok() -> bool:
+        lead = cl.leader()
+        if lead is None or (among is not None and lead not in among):
+            return False
+        logic = cl.nodes[lead].logic
+        return logic is not None and logic.raft.committed_in_term()
+
+    assert cl.run_until(ok, ticks), f"no leader among {among or cl.ids}"
+    lead = cl.leader()
+    assert lead is not None
+    return lead
+
+
+def sim_write(cl: SimCluster, node: str, value: str, key: str = "k") -> None:
+    """One write at `node` that must be acknowledged."""
+    op = cl.submit(node, "write", key, value)
+    assert cl.run_until(lambda: op.complete is not None, 200)
+    assert op.ok, op.reply

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from raftnode.sim import InvariantViolation, Nemesis, SimConfig, main, simulate
+from raftnode.sim import InvariantViolation, SimConfig, SimFaults, main, simulate
 
 
 def test_cli_correct_cluster_passes(capsys):
@@ -47,7 +47,7 @@ def test_soak_random_faults(nodes):
             max_append_entries=2,
         )
         try:
-            cl = simulate(cfg, 2000, nemesis=Nemesis(every=20, clock=True))
+            cl = simulate(cfg, 2000, faults=SimFaults(every=20, clock=True))
         except InvariantViolation as exc:  # pragma: no cover - the failure message matters
             pytest.fail(f"seed {cfg.seed}: {exc}")
         assert max(cl.inv.committed, default=0) > 20

@@ -2,7 +2,7 @@
 
 Every tick the simulation checks election safety, log matching, leader completeness,
 commit and state machine safety, acknowledged-write durability and stale reads
-(raftnode/sim.py: Invariants); at the end it heals, restarts and checks that every
+(raftnode/sim/invariants.py); at the end it heals, restarts and checks that every
 acknowledged write was applied and no retried append took effect twice."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import random
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raftnode.sim import Cluster, Nemesis, SimConfig, Workload, simulate
+from raftnode.sim import SimCluster, SimConfig, SimFaults, SimWorkload, simulate
 
 ACTIONS = [
     "crash",
@@ -33,7 +33,7 @@ schedule = st.lists(
 )
 
 
-def _apply(cl: Cluster, action: str, who: int) -> None:
+def _apply(cl: SimCluster, action: str, who: int) -> None:
     nid = cl.ids[who % len(cl.ids)]
     if action == "crash":
         cl.crash(nid)
@@ -61,10 +61,10 @@ def _apply(cl: Cluster, action: str, who: int) -> None:
         cl.skew(nid, offset_ns=-(10**9) * (who + 1), rate=0.5 if who % 2 else 2.0)
 
 
-def run_schedule(cfg: SimConfig, steps: list[tuple[str, int, int]]) -> Cluster:
-    cl = Cluster(cfg)
+def run_schedule(cfg: SimConfig, steps: list[tuple[str, int, int]]) -> SimCluster:
+    cl = SimCluster(cfg)
     rng = random.Random(cfg.seed)
-    work = Workload(rate=0.6)
+    work = SimWorkload(rate=0.6)
     cl.run(30)
     for action, who, ticks in steps:
         _apply(cl, action, who)
@@ -121,17 +121,17 @@ def test_random_nemesis_with_clock_faults(seed, nodes):
     cfg = SimConfig(
         nodes=nodes, seed=seed, drop=0.05, duplicate=0.05, max_delay=4, snapshot_every=15
     )
-    cl = simulate(cfg, 600, nemesis=Nemesis(every=25, clock=True))
+    cl = simulate(cfg, 600, faults=SimFaults(every=25, clock=True))
     assert max(cl.inv.committed, default=0) > 0  # the schedule did real work
 
 
 def test_same_seed_same_run():
     """Determinism: a failing seed must be a reproducible bug report."""
     cfg = dict(nodes=5, seed=1234, drop=0.05, duplicate=0.05, max_delay=4)
-    a = simulate(SimConfig(**cfg), 500, nemesis=Nemesis(every=20))
-    b = simulate(SimConfig(**cfg), 500, nemesis=Nemesis(every=20))
+    a = simulate(SimConfig(**cfg), 500, faults=SimFaults(every=20))
+    b = simulate(SimConfig(**cfg), 500, faults=SimFaults(every=20))
 
-    def trace(cl: Cluster) -> list:
+    def trace(cl: SimCluster) -> list:
         return [
             (o.handle, o.node, o.complete, o.reply and (o.reply.ok, o.reply.error, o.reply.index))
             for o in cl.history

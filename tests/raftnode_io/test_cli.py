@@ -7,13 +7,16 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from raftnode.core.types import Entry, HardState
+from raftnode.bugs import BUGS
+from raftnode.core.types import Entry, HardState, Snapshot
+from raftnode.kv import KVStateMachine
 from raftnode.storage import HEADER, Storage, parse_records
-from raftnode.testing import REPO_ROOT, free_ports
+from raftnode.testing import REPO_ROOT, LoopbackCluster, free_ports
 
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
@@ -53,7 +56,7 @@ def test_help_documents_flags() -> None:
 
 
 def test_list_bugs_matches_registry() -> None:
-    bugs = pytest.importorskip("raftnode.bugs", reason="raftnode/bugs.py not there yet").BUGS
+    bugs = BUGS
     out = _run("--list-bugs")
     assert out.returncode == 0
     lines = out.stdout.strip().splitlines()
@@ -85,6 +88,21 @@ def test_bad_flags_exit_2(tmp_path: Path, mutate, needle) -> None:
     assert "Traceback" not in out.stderr
 
 
+def test_bad_cluster_token_flags_exit_2(tmp_path: Path) -> None:
+    args = _node_args(tmp_path / "d")
+    empty = tmp_path / "empty.token"
+    empty.write_text("\n")
+    for extra, needle in (
+        (["--cluster-token-file", str(tmp_path / "nope")], "--cluster-token-file"),
+        (["--cluster-token-file", str(empty)], "is empty"),
+        (["--cluster-token", ""], "--cluster-token is empty"),
+        (["--cluster-token", "a", "--cluster-token-file", str(empty)], "not allowed with"),
+    ):
+        out = _run(*args, *extra)
+        assert out.returncode == 2 and needle in out.stderr, (extra, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
 def test_corrupt_data_dir_exits_3(tmp_path: Path) -> None:
     _write_log(tmp_path, 5)
     wal = tmp_path / "wal.log"
@@ -101,6 +119,52 @@ def test_corrupt_data_dir_exits_3(tmp_path: Path) -> None:
     assert (
         dumped.returncode == 3 and "corrupt" in dumped.stderr and "Traceback" not in dumped.stderr
     )
+
+
+def _snapshot_and_wal(data_dir: Path) -> None:
+    """A data dir as a node leaves it after compaction: snapshot at 10, entries 11..12."""
+    s = Storage.open(data_dir)
+    s.load()
+    s.save(
+        HardState(2, "n1", 10),
+        [Entry(2, i, {"op": "write", "key": "k", "value": i}) for i in range(1, 13)],
+    )
+    s.save(None, [], Snapshot(index=10, term=2, data=KVStateMachine().snapshot()))
+    s.compact(10)
+    s.close()
+
+
+@pytest.mark.parametrize(
+    "damage,culprit",
+    [
+        ("wal-deleted", "wal.log"),
+        ("wal-emptied", "wal.log"),
+        ("wal-garbage", "wal.log"),
+        ("snapshot-deleted", "wal.log"),
+    ],
+)
+def test_lost_state_exits_3_with_one_line(tmp_path: Path, damage: str, culprit: str) -> None:
+    """Issue 11 item 2: these were taken as a torn tail at offset 0 (the node forgot its
+    term and vote) or crashed later with `ValueError: log gap`."""
+    _snapshot_and_wal(tmp_path)
+    wal, snap = tmp_path / "wal.log", tmp_path / "snapshot.bin"
+    {
+        "wal-deleted": wal.unlink,
+        "wal-emptied": lambda: wal.write_bytes(b""),
+        "wal-garbage": lambda: wal.write_bytes(b"\xa5" * 4096),
+        "snapshot-deleted": snap.unlink,
+    }[damage]()
+    out = _run(*_node_args(tmp_path))
+    assert out.returncode == 3, out.stderr[-2000:]
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path / culprit) in lines[0], lines
+    assert "refusing to start" in lines[0] and "Traceback" not in out.stderr
+
+
+def test_fresh_data_dir_starts(tmp_path: Path) -> None:
+    with LoopbackCluster(tmp_path / "fresh", n=1) as c:
+        c.wait_leader(timeout=60)
+        assert c.kv("n1", {"op": "write", "key": "a", "value": 1})[0] == 200
 
 
 def test_dump_json_and_text(tmp_path: Path) -> None:
@@ -132,3 +196,15 @@ def test_disk_thread_choice_avoids_libfaketime() -> None:
     assert disk_thread_wanted("auto", preloaded) is False
     assert disk_thread_wanted("on", preloaded) is True
     assert disk_thread_wanted("off", {}) is False
+
+
+def test_a_stop_that_hangs_still_exits_nonzero() -> None:
+    """The backstop behind fail-stop: once stopping starts, the process is gone within the
+    deadline even if something in the shutdown never returns."""
+    code = "import time; from raftnode.cli import _exit_after; _exit_after(0.3); time.sleep(60)"
+    started = time.monotonic()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT, timeout=30
+    )
+    assert out.returncode == 1 and "stopping took over 0.3 s; exiting" in out.stderr
+    assert time.monotonic() - started < 20

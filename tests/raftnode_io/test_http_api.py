@@ -68,6 +68,7 @@ def serving(**options: Any) -> Iterator[tuple[int, FakeNode]]:
     loop = asyncio.new_event_loop()
     srv = HttpServer(Api(node), **options)
     loop.run_until_complete(srv.start("127.0.0.1", 0))
+    _SERVERS.append(srv)
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     try:
@@ -77,6 +78,7 @@ def serving(**options: Any) -> Iterator[tuple[int, FakeNode]]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+        _SERVERS.remove(srv)
 
 
 @pytest.fixture
@@ -266,3 +268,116 @@ def test_parse_kv_request_mapping() -> None:
     assert (req.client_id, req.seq) == ("c1", 3)
     with pytest.raises(HttpError):
         parse_kv_request({"op": "incr", "key": "a", "value": True}, "h")
+
+
+# -- hardening (issue 11, item 4) ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "raw,needle",
+    [
+        (b"POST /kv HTTP/1.1\r\nContent-Length: \xb2\r\n\r\n{}", b"Content-Length"),  # "²"
+        (b"POST /kv HTTP/1.1\r\nContent-Length: 1\xb3\r\n\r\n{}", b"Content-Length"),  # "1³"
+        (b"POST /kv HTTP/1.1\r\nContent-Length: \xc2\xb2\r\n\r\n{}", b"Content-Length"),
+        (b"POST /kv HTTP/1.1\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n{}", b"duplicate"),
+        (b"POST /kv HTTP/1.1\r\nContent-Length: 2\r\ncontent-length: 9\r\n\r\n{}", b"duplicate"),
+        (b"POST /kv HTTP/1.1\r\nContent-Length: 2, 2\r\n\r\n{}", b"Content-Length"),
+        (b"POST /kv HTTP/1.1\r\nContent-Length: " + b"9" * 5000 + b"\r\n\r\n", b"Content-Length"),
+    ],
+)
+def test_bad_content_length_is_400_without_traceback(server, caplog, raw, needle) -> None:
+    port, node = server
+    with caplog.at_level("DEBUG"):
+        out = _raw(port, raw)
+    assert out.startswith(b"HTTP/1.1 400") or out.startswith(b"HTTP/1.1 413"), out[:120]
+    assert needle in out
+    assert "Traceback" not in caplog.text and "ERROR" not in caplog.text
+    assert node.seen == []
+    _alive(port)
+
+
+@pytest.mark.parametrize(
+    "value", ["NaN", "Infinity", "-Infinity", "1e400", "[1, -1e999]", '{"a": NaN}']
+)
+def test_nan_and_infinity_are_refused(server, value) -> None:
+    port, node = server
+    code, resp = _post(port, '{"op": "write", "key": "f", "value": ' + value + "}")
+    assert code == 400 and resp["error"] == "bad-request", resp
+    assert "NaN" in resp["message"] or "finite" in resp["message"]
+    assert node.seen == []
+
+
+def test_responses_are_standard_json() -> None:
+    from raftnode.httpserver import Response, encode_response
+
+    out = encode_response(Response(200, {"value": float("nan")}), keep_alive=True)
+    assert out.startswith(b"HTTP/1.1 500") and b"NaN" not in out
+
+
+def test_deeply_nested_values_are_refused(server) -> None:
+    """Nesting deep enough to reach Python's recursion limit somewhere on the way (storage,
+    digest, peer encoding) used to answer 500 with an ERROR in the log."""
+    port, node = server
+    for depth in (65, 500, 970, 5000):
+        value = "[" * depth + "]" * depth
+        code, resp = _post(port, '{"op": "write", "key": "d", "value": ' + value + "}")
+        assert code == 400 and "nested" in resp["message"], (depth, resp)
+    assert node.seen == []
+    value = "[" * 60 + "]" * 60
+    assert _post(port, '{"op": "write", "key": "d", "value": ' + value + "}")[0] == 200
+
+
+def test_a_client_that_pipelines_without_reading_is_throttled() -> None:
+    """Replies owed to one connection are bounded: once its client stops reading, the
+    server stops reading that connection (TCP pushes back) instead of buffering answers
+    without limit; when the client reads again, every request is answered in order."""
+    from raftnode.httpserver import MAX_PIPELINED
+
+    with serving() as (port, node):
+        body = json.dumps({"op": "write", "key": "p", "value": "x" * 200}).encode()
+        one = b"POST /kv HTTP/1.1\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        s = socket.socket()
+        for opt in (socket.SO_RCVBUF, socket.SO_SNDBUF):  # small kernel buffers both ways, so
+            s.setsockopt(socket.SOL_SOCKET, opt, 4096)  # TCP pushes back after a few KiB
+        s.connect(("127.0.0.1", port))
+        deadline = time.monotonic() + 10
+        while not _conns_of(port):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        _conns_of(port)[0].transport.get_extra_info("socket").setsockopt(
+            socket.SOL_SOCKET, socket.SO_SNDBUF, 4096
+        )
+        s.setblocking(False)
+        sent, stalled_since = 0, None
+        data = one * 200
+        while stalled_since is None or time.monotonic() - stalled_since < 1.0:
+            try:
+                n = s.send(data)
+                sent += n
+                data = data[n:] or one * 200
+                stalled_since = None
+                assert sent < 64 << 20, "the server kept reading a client that never reads"
+            except BlockingIOError:
+                stalled_since = stalled_since or time.monotonic()
+                time.sleep(0.01)
+        requests = sent // len(one)
+        assert len(node.seen) <= requests
+        # the server holds no more than MAX_PIPELINED answers for this connection
+        (conn,) = [c for c in _conns_of(port)]
+        assert len(conn.slots) <= MAX_PIPELINED
+        assert conn.transport.get_write_buffer_size() < 1 << 20
+        # read everything: the server resumes and answers every complete request
+        s.setblocking(True)
+        s.shutdown(socket.SHUT_WR)
+        got = b""
+        while chunk := s.recv(1 << 16):
+            got += chunk
+        s.close()
+        assert got.count(b"HTTP/1.1 200 OK") == requests
+
+
+_SERVERS: list = []
+
+
+def _conns_of(port: int) -> list:
+    return [c for srv in _SERVERS if srv.port == port for c in list(srv._conns)]

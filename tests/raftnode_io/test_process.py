@@ -4,33 +4,19 @@ leader, durability of every acknowledged write across a full restart, local part
 from __future__ import annotations
 
 import json
+import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-pytest.importorskip(
-    "raftnode.core.node", reason="the Raft core (raftnode/core/node.py) is not there yet"
-)
-
-from harness.core.faketime import FAKETIME_LIB, faketime_env  # noqa: E402
-from raftnode.testing import REPO_ROOT, LoopbackCluster  # noqa: E402
+from harness.core.faketime import FAKETIME_LIB, faketime_env
+from raftnode.testing import REPO_ROOT, LoopbackCluster
 
 pytestmark = pytest.mark.process
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LoopbackCluster]:
-    # a longer election timeout than the default: on a loaded machine, starved heartbeats
-    # would otherwise cause elections in the middle of a test (which it then retries)
-    root = tmp_path_factory.mktemp("c3")
-    with LoopbackCluster(root, n=3, election_ms=1000, heartbeat_ms=100) as c:
-        c.wait_leader(timeout=60)
-        yield c
 
 
 def _kv(c: LoopbackCluster, node: str, body: dict, timeout: float = 60.0) -> tuple[int, dict]:
@@ -316,3 +302,36 @@ def test_lagging_follower_catches_up_by_install_snapshot(tmp_path: Path) -> None
         )  # fmt: skip
         assert out.returncode == 0, out.stderr
         assert json.loads(out.stdout)["snapshot"]["index"] >= installed["index"]
+
+
+def _wait_status(c: LoopbackCluster, node: str, pred, timeout: float = 60.0) -> dict:
+    """Poll /status of `node` until `pred(status)` holds; returns that status."""
+    deadline = time.monotonic() + timeout
+    st = None
+    while time.monotonic() < deadline:
+        st = c.status(node)
+        if st is not None and pred(st):
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"{node}: condition not reached in {timeout}s; last status {st}")
+
+
+def test_wiped_follower_is_resynced_and_counts_for_a_majority(tmp_path: Path) -> None:
+    """Issue 11 item 3: a follower whose data dir was deleted comes back empty; the leader
+    must bring it to its commit index, so that losing another node still leaves a writable
+    majority (before the fix it stayed at commit 0 and every write then timed out)."""
+    with LoopbackCluster(tmp_path, n=3, election_ms=1000, heartbeat_ms=100) as c:
+        leader = c.wait_leader(timeout=60)
+        for i in range(20):
+            assert c.kv_retry({"op": "write", "key": f"w{i}", "value": i}, prefer=leader)[0] == 200
+        wiped, other = [n for n in c.nodes if n != leader]
+        c.kill(wiped)
+        shutil.rmtree(c.nodes[wiped].data_dir)
+        c.start(wiped)
+        target = _wait_status(c, leader, lambda s: s["commit_index"] >= 21)["commit_index"]
+        _wait_status(c, wiped, lambda s: s["commit_index"] >= target)
+        c.kill(other)
+        code, body = c.kv_retry({"op": "write", "key": "after", "value": 1}, prefer=leader)
+        assert code == 200, body
+        code, body = c.kv_retry({"op": "read", "key": "w7"}, prefer=wiped)
+        assert code == 200 and body["value"] == 7, body

@@ -200,10 +200,11 @@ def test_compact_never_passes_the_snapshot(tmp_path: Path) -> None:
 
 def test_no_fsync_buffers_until_flush(tmp_path: Path) -> None:
     s = _fresh(tmp_path, fsync=False)
+    header = os.path.getsize(tmp_path / "wal.log")  # written when the WAL was created
     s.save(HardState(1, None, 0), _entries(1, 3, 1))
     # simulate SIGKILL: nothing was handed to the OS yet
     assert _reload(tmp_path).entries == []
-    assert s.synced_bytes == 0
+    assert s.synced_bytes == header == os.path.getsize(tmp_path / "wal.log")
     s.flush()
     assert [e.index for e in _reload(tmp_path).entries] == [1, 2, 3]
     assert s.synced_bytes == os.path.getsize(tmp_path / "wal.log")
@@ -264,11 +265,132 @@ def test_commit_only_change_skips_fsync(tmp_path: Path, monkeypatch: pytest.Monk
 
 def test_deferred_sync_for_group_commit(tmp_path: Path) -> None:
     s = _fresh(tmp_path)
+    header = s.synced_bytes  # the WAL header, durable since the WAL was created
     assert s.save(HardState(1, "n1", 0), _entries(1, 3, 1), sync=False) is True
     assert s.save(None, _entries(4, 5, 1), sync=False) is True
-    assert s.synced_bytes == 0 < os.path.getsize(tmp_path / "wal.log")
+    assert s.synced_bytes == header < os.path.getsize(tmp_path / "wal.log")
     s.sync()
     assert s.synced_bytes == os.path.getsize(tmp_path / "wal.log")
     assert s.save(HardState(1, "n1", 5), [], sync=False) is False  # commit only: no sync owed
     s.close()
     assert [e.index for e in _reload(tmp_path).entries] == [1, 2, 3, 4, 5]
+
+
+# -- refusing to start on lost state (issue 11, item 2) ----------------------------------
+# A crash only ever tears the *end* of the WAL after valid records; anything else means
+# the disk or an operator lost state, and a node that started anyway would forget its
+# term and vote (a double vote) or acknowledged entries. Each case must refuse with the
+# file and, where there is one, the offset; nothing may be "repaired" away.
+
+
+def _compacted(path: Path) -> None:
+    """A data dir holding a snapshot at 10 and the WAL after it (entries 11..14)."""
+    s = _fresh(path)
+    s.save(HardState(2, "n1", 10), _entries(1, 14, 2))
+    s.save(None, [], Snapshot(index=10, term=2, data={"kv": {}}))
+    s.compact(10)
+    s.close()
+
+
+def _refuses(path: Path, *needles: str) -> str:
+    before = {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
+    with pytest.raises(StorageCorrupt) as info:
+        Storage.open(path).load()
+    msg = str(info.value)
+    assert "\n" not in msg
+    for needle in needles:
+        assert needle in msg, (needle, msg)
+    after = {p.name: p.read_bytes() for p in path.iterdir() if p.is_file()}
+    assert after == before  # refused without touching anything
+    return msg
+
+
+@pytest.mark.parametrize("damage", ["missing", "empty", "garbage"])
+def test_wal_lost_beside_a_snapshot_refuses(tmp_path: Path, damage: str) -> None:
+    _compacted(tmp_path)
+    wal = tmp_path / "wal.log"
+    if damage == "missing":
+        wal.unlink()
+        _refuses(tmp_path, str(wal), "missing", SNAPSHOT_NAME)
+    elif damage == "empty":
+        wal.write_bytes(b"")
+        _refuses(tmp_path, str(wal), "offset 0")
+    else:
+        wal.write_bytes(os.urandom(3000))
+        _refuses(tmp_path, str(wal), "offset 0")
+
+
+def test_wal_whose_only_record_is_unreadable_refuses(tmp_path: Path) -> None:
+    """A WAL holding one record (the hard state) with a flipped byte: not a torn tail."""
+    s = _fresh(tmp_path)
+    s.save(HardState(3, "n2", 0), [])
+    s.close()
+    wal = tmp_path / "wal.log"
+    data = bytearray(wal.read_bytes())
+    data[HEADER.size + 2] ^= 0x40
+    wal.write_bytes(bytes(data))
+    _refuses(tmp_path, str(wal), "offset 0")
+
+
+def test_wal_missing_after_the_node_ran_refuses(tmp_path: Path) -> None:
+    """No snapshot, but events.jsonl shows the node ran (and maybe voted) here before."""
+    s = _fresh(tmp_path)
+    s.save(HardState(3, "n2", 0), [])
+    s.close()
+    (tmp_path / "events.jsonl").write_text('{"ev":"vote","for":"n2","term":3}\n')
+    (tmp_path / "wal.log").unlink()
+    _refuses(tmp_path, "wal.log", "missing", "events.jsonl")
+
+
+def test_term_going_backwards_refuses(tmp_path: Path) -> None:
+    from raftnode.storage import encode_record
+
+    wal = tmp_path / "wal.log"
+    hard = [{"k": "h", "t": 5, "v": "n1", "c": 0}, {"k": "h", "t": 3, "v": None, "c": 0}]
+    wal.write_bytes(b"".join(encode_record(r) for r in hard))
+    second = len(encode_record(hard[0]))
+    _refuses(tmp_path, str(wal), f"offset {second}", "term")
+    entries = [{"k": "e", "t": 4, "i": 1, "c": None}, {"k": "e", "t": 2, "i": 2, "c": None}]
+    wal.write_bytes(b"".join(encode_record(r) for r in entries))
+    _refuses(tmp_path, str(wal), f"offset {len(encode_record(entries[0]))}", "term")
+
+
+def test_snapshot_deleted_with_wal_kept_refuses(tmp_path: Path) -> None:
+    _compacted(tmp_path)
+    (tmp_path / SNAPSHOT_NAME).unlink()
+    _refuses(tmp_path, str(tmp_path / "wal.log"), "entry 11", SNAPSHOT_NAME)
+
+
+def test_fresh_dir_starts_and_a_torn_first_write_is_still_a_torn_tail(tmp_path: Path) -> None:
+    """An empty data dir starts; the WAL then begins with a header record made durable
+    before anything else, so a crash in the node's first real write is a torn tail after a
+    valid record (cut), never an unreadable first record."""
+    assert _reload(tmp_path).entries == []
+    s = _fresh(tmp_path)
+    header = (tmp_path / "wal.log").stat().st_size
+    assert header > 0
+    s.save(HardState(1, "n1", 0), _entries(1, 2, 1))
+    s.close()
+    wal = tmp_path / "wal.log"
+    wal.write_bytes(wal.read_bytes()[: header + 5])  # the first save torn
+    state = _reload(tmp_path)
+    assert state.entries == [] and state.hard_state == HardState()
+    assert wal.stat().st_size == header
+
+
+def test_crash_between_snapshot_install_and_wal_rewrite(tmp_path: Path) -> None:
+    """snapshot.bin is renamed into place before the WAL is rewritten: a crash between the
+    two leaves the old WAL, whose log diverges from the snapshot. Loading must do what the
+    install did (drop that log), not call its lower terms corruption."""
+    s = _fresh(tmp_path)
+    s.save(HardState(2, None, 0), _entries(1, 8, 2))
+    s.close()
+    old_wal = (tmp_path / "wal.log").read_bytes()
+    s = _fresh(tmp_path)
+    s.save(HardState(3, None, 6), [], Snapshot(index=6, term=3, data={"v": 1}))
+    s.close()
+    (tmp_path / "wal.log").write_bytes(old_wal)  # the rewrite never happened
+    state = _reload(tmp_path)
+    assert state.snapshot is not None and state.snapshot.index == 6
+    assert state.entries == []
+    assert _reload(tmp_path).entries == []  # and the decision is durable

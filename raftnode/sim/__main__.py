@@ -1,0 +1,5 @@
+import sys
+
+from raftnode.sim.cli import main
+
+sys.exit(main())
