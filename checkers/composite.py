@@ -24,7 +24,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +54,16 @@ LIN_WORKLOADS = ("register", "kv", "append")
 DURABILITY_WORKLOADS = ("register", "kv", "append", "set")
 
 
-def _client_ops(ops: Sequence[Op]) -> list[Op]:
-    return [op for op in ops if op.is_client]
+def _client_ops(ops: Sequence[Op]) -> Iterator[Op]:
+    # hardening (issue 11 item 8): a generator, not a list: `ops` may be a columnar
+    # History, and a list of every client Op would cost ~200 MiB on a 100 MB history.
+    return (op for op in ops if op.is_client)
 
 
 def infer_workload(ops: Sequence[Op]) -> str:
     """Guess the workload from the ops' `f`s and values (for histories recorded elsewhere)."""
-    client = _client_ops(ops)
-    fs = {op.f for op in client}
-    reads = [op.value for op in client if op.type == "ok" and op.f in ("read", "get")]
+    fs = {op.f for op in _client_ops(ops)}
+    reads = [op.value for op in _client_ops(ops) if op.type == "ok" and op.f in ("read", "get")]
     if "transfer" in fs:
         return "bank"
     if "incr" in fs:
@@ -75,7 +76,7 @@ def infer_workload(ops: Sequence[Op]) -> str:
         )
     if "append" in fs:
         return "kv" if any(isinstance(v, str) for v in reads) else "append"
-    keys = {op.key for op in client if op.key is not None}
+    keys = {op.key for op in _client_ops(ops) if op.key is not None}
     if fs & {"get", "put"} or len(keys) > 1:
         return "kv"
     return "register"
@@ -129,7 +130,7 @@ def run_linearizability(ops: Sequence[Op], model: str, budget_s: float) -> Resul
     from checkers.linearizability import check as lin_check
     from checkers.models import get_model
 
-    lin = lin_check(list(ops), get_model(model), budget_s=budget_s)
+    lin = lin_check(ops, get_model(model), budget_s=budget_s)  # hardening: no list copy
     details = lin.to_json()
     if isinstance(details, dict):
         details = {k: v for k, v in details.items() if k != "valid"}
@@ -171,7 +172,7 @@ def check_history(
 
     Raises HistoryError if the history's invocations and completions do not pair up
     (no verdict on it would mean anything) and ValueError for an unknown workload."""
-    ops = list(ops)
+    ops = ops if isinstance(ops, Sequence) else list(ops)  # hardening: keep a History as is
     paired = pair_history(ops, source=source)  # validates before any checker runs
     if workload is None:
         workload = infer_workload(ops)

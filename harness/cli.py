@@ -9,14 +9,22 @@ from __future__ import annotations
 import click
 
 from checkers.cli import check_command
+from harness.cli_errors import GuardedGroup
 from harness.lab import lab_group
 from harness.test_command import test_command
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="splitbrain")
-def main() -> None:
-    """splitbrain: a Jepsen-style correctness harness for Raft clusters."""
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="On an unexpected error, also print the traceback (else it is only saved).",
+)
+def main(debug: bool) -> None:
+    """splitbrain: a Jepsen-style correctness harness for Raft clusters.
+
+    Exit codes: 0 valid, 1 invalid, 2 unknown or any error (one line on stderr)."""
 
 
 main.add_command(test_command, name="test")
