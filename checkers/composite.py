@@ -37,6 +37,7 @@ WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
 DEFAULT_BUDGET_S = 60.0
 RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.jsonl"
+MAX_WARNINGS_SHOWN = 8  # in the human summary; results.json has them all
 
 # Linearizability model per workload; candidates are tried in order against the model
 # registry, so a renamed model only needs a new name here.
@@ -222,8 +223,10 @@ def check_history(
     return results
 
 
-def _workload_from_spec(store_dir: Path) -> str | None:
-    """The workload named in the store's test.yaml, if any (the harness writes it)."""
+def _workload_from_spec(store_dir: Path, warnings: list[str]) -> str | None:
+    """The workload named in the store's test.yaml, if any (the harness writes it).
+    hardening (issue 11 item 6): a test.yaml that exists but cannot be used is a warning
+    naming the problem, never silently ignored - the workload is then inferred."""
     spec_path = store_dir / "test.yaml"
     if not spec_path.is_file():
         return None
@@ -231,12 +234,27 @@ def _workload_from_spec(store_dir: Path) -> str | None:
         import yaml
 
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - an unreadable spec just means "infer it"
+    except Exception as exc:  # noqa: BLE001 - reported, then the workload is inferred
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        if mark is not None and problem:
+            problem = f"invalid YAML at line {mark.line + 1}: {problem}"
+        else:
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        warnings.append(f"{spec_path}: unreadable ({problem}); workload inferred from the ops")
         return None
     found = spec.get("workload") if isinstance(spec, dict) else None
     if isinstance(found, dict):
         found = found.get("name")
-    return found if isinstance(found, str) and found in WORKLOADS else None
+    if isinstance(found, str) and found in WORKLOADS:
+        return found
+    if not isinstance(spec, dict):
+        what = "not a mapping of fields"
+    elif found is None:
+        what = "no workload field"
+    else:
+        what = f"workload {found!r} is not one of {', '.join(WORKLOADS)}"
+    warnings.append(f"{spec_path}: {what}; workload inferred from the ops")
+    return None
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
@@ -280,7 +298,7 @@ def check_store(
     store = Path(store_dir)
     ops, warnings, fmt = load_store_history(store)
     if workload is None:
-        workload = _workload_from_spec(store)
+        workload = _workload_from_spec(store, warnings)
     if events_dir is None and (store / "nodes").is_dir():
         events_dir = store / "nodes"
     results = check_history(
@@ -323,6 +341,14 @@ def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
         more = entry.get("violation_count", len(shown)) - len(shown)
         if more > 0:
             lines.append(f"  [{name}] ... and {more} more (see results.json)")
-    for warning in results.get("warnings", [])[:5]:
+    # hardening (issue 11 item 6): the checkers' own warnings too (unreadable evidence
+    # lines...), not only with --json; the first few, then how many more.
+    warnings = [*results.get("warnings", [])]
+    warnings += [f"[{n}] {w}" for n in names for w in results.get(n, {}).get("warnings", [])]
+    for warning in warnings[:MAX_WARNINGS_SHOWN]:
         lines.append(f"  warning: {warning}")
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        lines.append(
+            f"  ... and {len(warnings) - MAX_WARNINGS_SHOWN} more warnings (see results.json)"
+        )
     return "\n".join(lines)
