@@ -30,6 +30,7 @@ from harness.context import TestContext
 from harness.core import generators as g
 from harness.core.protocols import DB, HarnessError
 from harness.dbs.null import NullDB
+from harness.hosts.local_state import reap_dead_runs
 from harness.recorder import Counters, Recorder
 from harness.spec import TestSpec
 from harness.store import RunDir, create_run
@@ -145,6 +146,7 @@ class Runner:
         run_dir.spec.write_text(spec.to_yaml(), encoding="utf-8")
         run_dir.attach_log(log)
         log.info("test %s seed %s in %s", spec.test_name, spec.seed, run_dir.path)
+        reap_dead_runs(log)  # hardening (issue 11 item 7): debris of controllers that died
         previous = self._install_sigint()
         error: str | None = None
         try:
@@ -180,7 +182,11 @@ class Runner:
     def _install_sigint(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return None
-        return signal.signal(signal.SIGINT, self._on_sigint)
+        # hardening (issue 11 item 7): SIGTERM (kill, systemd, a CI timeout) stops the
+        # test exactly like Ctrl-C - heal, tear down, check, results.json, report -
+        # instead of exiting 143 with nothing recorded.
+        previous_term = signal.signal(signal.SIGTERM, self._on_sigint)
+        return signal.signal(signal.SIGINT, self._on_sigint), previous_term
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         """Ctrl-C: before teardown, a graceful stop; during the check, abandon it
@@ -193,7 +199,8 @@ class Runner:
     @staticmethod
     def _restore_sigint(previous: Any) -> None:
         if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
 
     def _execute(self, run_dir: RunDir) -> None:
         spec = self.spec
@@ -266,7 +273,8 @@ class Runner:
             kind, why = default_cluster_kind()
             self.spec.cluster = kind
             log.info("cluster kind %s", why)
-        cluster = open_cluster(kind, nodes, ssh_hosts_file=self.spec.ssh_hosts)
+        run_path = self.run_dir.path if self.run_dir is not None else None
+        cluster = open_cluster(kind, nodes, ssh_hosts_file=self.spec.ssh_hosts, run_dir=run_path)
         if getattr(cluster, "lab", None):
             # `splitbrain lab down --name LAB` cleans up after a controller that died.
             log.info("lab: %s", cluster.lab)
