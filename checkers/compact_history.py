@@ -109,6 +109,8 @@ class History(Sequence[Op]):
         """Remember what rebuilding `op` from `entry` would get wrong (rare)."""
         if op.type == "invoke":
             differs = {"error": op.error} if op.error is not None else None
+        elif op.value is entry.result and op.key is entry.key and op.time is entry.ret_time:
+            return  # an ok or fail completion that says nothing else: almost all of them
         else:
             rebuilt = {"value": entry.result, "key": entry.key, "time": entry.ret_time}
             actual = {"value": op.value, "key": op.key, "time": op.time}

@@ -125,6 +125,7 @@ class Op:
         )
 
 
+_OP_TYPE_NAMES = {name: name for name in OP_TYPES}  # one string object per type
 _KNOWN_FIELDS = frozenset(
     ("index", "time", "process", "type", "f", "key", "value", "error", "node")
 )
@@ -172,6 +173,8 @@ _INT64 = 2**63
 
 def _check_int(obj: dict[str, Any], name: str, default: int) -> int:
     value = obj.get(name, default)
+    if type(value) is int and -_INT64 <= value < _INT64:
+        return value  # the common case, first
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ValueError(f"field {name!r} must be a number, not {_kind(value)}")
     try:
@@ -216,9 +219,12 @@ def validate_op_json(
         node = obj.get("node")
         if node is not None and not isinstance(node, str):
             raise ValueError(f"field 'node' must be a string, not {_kind(node)}")
-        extra = {k: v for k, v in obj.items() if k not in _KNOWN_FIELDS}
+        if obj.keys() <= _KNOWN_FIELDS:
+            extra: Mapping[str, Any] = NO_EXTRA
+        else:
+            extra = {k: v for k, v in obj.items() if k not in _KNOWN_FIELDS}
         return Op(
-            type=share(obj["type"]),
+            type=_OP_TYPE_NAMES[obj["type"]],
             f=share(obj["f"]),
             process=share(process),
             value=obj.get("value"),
@@ -227,7 +233,7 @@ def validate_op_json(
             index=_check_int(obj, "index", -1),
             error=share(obj.get("error")),
             node=share(node),
-            extra=extra or NO_EXTRA,
+            extra=extra,
             line=line,
         )
     except (TypeError, ValueError, OverflowError) as exc:
