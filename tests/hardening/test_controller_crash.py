@@ -17,8 +17,8 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,19 +27,10 @@ import pytest
 from harness.hosts import procs
 from tests.conftest import requires_netns
 from tests.e2e.conftest import requires_raftnode
+from tests.e2e.test_e2e import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "harness.cli"]
-
-
-def wait_for(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 def gone(pid: int) -> bool:
@@ -93,6 +84,21 @@ def kill_controller(controller: subprocess.Popen[str]) -> None:
     controller.wait(timeout=30)
 
 
+@contextmanager
+def under_way(
+    store: Path, state: Path, cluster: str
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any], Path]]:
+    """A test running on `cluster`, well under way: (controller, run record, run dir).
+    The controller is SIGKILLed on exit if the block left it running."""
+    controller = start_test(store, state, "--cluster", cluster)
+    try:
+        record, run_dir = running_record(state, store)
+        yield controller, record, run_dir
+    finally:
+        if controller.poll() is None:
+            kill_controller(controller)
+
+
 def assert_nothing_left(record: dict[str, Any], state: Path, run_dir: Path) -> None:
     pids = [entry["pid"] for entry in record["pids"]]
     wait_for(lambda: all(gone(pid) for pid in pids), 30, f"nodes {pids} to be gone")
@@ -109,14 +115,10 @@ def assert_nothing_left(record: dict[str, Any], state: Path, run_dir: Path) -> N
 @pytest.mark.parametrize("how", ["cleanup RUN", "cleanup", "next test"])
 def test_sigkilled_local_controller_is_cleaned_up(tmp_path, state, how):
     store = tmp_path / "store"
-    controller = start_test(store, state, "--cluster", "local")
-    try:
-        record, run_dir = running_record(state, store)
+    with under_way(store, state, "local") as (controller, record, run_dir):
         stopped = record["pids"][1]["pid"]
         os.kill(stopped, signal.SIGSTOP)  # a pause nemesis may leave a node stopped
         wait_for(lambda: procs.process_state(stopped) == "T", 10, "a stopped node")
-    finally:
-        kill_controller(controller)
     pids = [entry["pid"] for entry in record["pids"]]
     assert not any(gone(pid) for pid in pids)  # the debris the issue describes
     assert all(Path(d).is_dir() for d in record["tmpdirs"])
@@ -163,11 +165,8 @@ def record_id(run_dir: Path) -> str:
 @pytest.mark.slow
 @requires_raftnode
 def test_cleanup_leaves_a_live_run_alone(tmp_path, state):
-    store = tmp_path / "store"
-    controller = start_test(store, state, "--cluster", "local")
     env = {**os.environ, "SPLITBRAIN_STATE_DIR": str(state)}
-    try:
-        record, run_dir = running_record(state, store)
+    with under_way(tmp_path / "store", state, "local") as (controller, record, run_dir):
         everything = subprocess.run(
             [*CLI, "cleanup"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
         )
@@ -176,7 +175,6 @@ def test_cleanup_leaves_a_live_run_alone(tmp_path, state):
             timeout=60,
         )  # fmt: skip
         assert not any(gone(entry["pid"]) for entry in record["pids"])
-    finally:
         controller.send_signal(signal.SIGTERM)
         controller.communicate(timeout=180)
     assert everything.returncode == 0 and "nothing to clean up" in everything.stdout
@@ -190,15 +188,9 @@ def test_cleanup_leaves_a_live_run_alone(tmp_path, state):
 @pytest.mark.slow
 @requires_raftnode
 def test_sigterm_ends_the_run_like_ctrl_c(tmp_path, state):
-    store = tmp_path / "store"
-    controller = start_test(store, state, "--cluster", "local")
-    try:
-        record, run_dir = running_record(state, store)
+    with under_way(tmp_path / "store", state, "local") as (controller, record, run_dir):
         controller.send_signal(signal.SIGTERM)
         output, _ = controller.communicate(timeout=180)
-    finally:
-        if controller.poll() is None:
-            kill_controller(controller)
     assert "Traceback" not in output
     results = json.loads((run_dir / "results.json").read_text())
     expected = {True: 0, False: 1}.get(results["valid"], 2)
@@ -215,12 +207,8 @@ def test_sigterm_ends_the_run_like_ctrl_c(tmp_path, state):
 def test_sigkilled_netns_controller_is_cleaned_up(tmp_path, state):
     from harness.hosts.netns import existing_namespaces
 
-    store = tmp_path / "store"
-    controller = start_test(store, state, "--cluster", "netns")
-    try:
-        record, run_dir = running_record(state, store)
+    with under_way(tmp_path / "store", state, "netns") as (controller, record, run_dir):
         assert record["lab"], record
-    finally:
         kill_controller(controller)
     lab = record["lab"]
     assert {ns for ns in existing_namespaces() if ns.startswith(f"sb-{lab}")}  # debris

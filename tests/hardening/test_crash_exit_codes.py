@@ -131,29 +131,21 @@ def test_bad_utf8_names_its_line(tmp_path):
     )
 
 
+def store_error(store: Path | str) -> str:
+    """The one-line error of a null-DB test run with this --store."""
+    args = ["--db", "null", "--time-limit", "0.2", "--no-progress", "--store", str(store)]
+    return one_line_error(splitbrain("test", *args))
+
+
 def test_store_that_is_a_file(tmp_path):
     store = tmp_path / "store"
     store.write_text("not a directory")
-    proc = splitbrain(
-        "test", "--db", "null", "--time-limit", "0.2", "--no-progress", "--store", str(store)
-    )
-    line = one_line_error(proc)
+    line = store_error(store)
     assert line == f"splitbrain test: cannot use {store}/null-register: Not a directory"
 
 
 def test_store_where_nothing_may_be_created():
-    line = one_line_error(
-        splitbrain(
-            "test",
-            "--db",
-            "null",
-            "--time-limit",
-            "0.2",
-            "--no-progress",
-            "--store",
-            "/sys/sbstore",
-        )
-    )
+    line = store_error("/sys/sbstore")
     assert line.startswith("splitbrain test: cannot use /sys/sbstore: ")
 
 
@@ -167,18 +159,7 @@ def test_store_on_a_read_only_file_system(tmp_path):
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
     try:
-        line = one_line_error(
-            splitbrain(
-                "test",
-                "--db",
-                "null",
-                "--time-limit",
-                "0.2",
-                "--no-progress",
-                "--store",
-                str(mount),
-            )
-        )
+        line = store_error(str(mount))
     finally:
         subprocess.run(["umount", str(mount)], check=True)
     assert line == f"splitbrain test: cannot use {mount}/null-register: Read-only file system"
@@ -188,11 +169,7 @@ def test_store_on_a_read_only_file_system(tmp_path):
 def test_store_in_an_unwritable_directory(tmp_path):
     store = tmp_path / "store"
     store.mkdir(mode=0o500)
-    line = one_line_error(
-        splitbrain(
-            "test", "--db", "null", "--time-limit", "0.2", "--no-progress", "--store", str(store)
-        )
-    )
+    line = store_error(store)
     assert line == f"splitbrain test: cannot use {store}/null-register: Permission denied"
 
 
