@@ -113,3 +113,22 @@ def test_summary_prints_checker_warnings():
     text = summary_text(results)
     assert "  warning: history warning" in text
     assert "  warning: [raft-safety] n1/events.jsonl:7: bad" in text
+
+
+def test_hostile_event_lines_are_skipped_with_warnings(tmp_path, monkeypatch):
+    """Deep nesting, NaN and an endless line in a node's events: warnings, no crash."""
+    from checkers import events
+
+    monkeypatch.setattr(events, "MAX_LINE_BYTES", 1000)
+    store = _store(tmp_path)
+    clean_cluster().write(store)
+    n3 = store / "nodes" / "n3" / "events.jsonl"
+    good = n3.read_text()
+    hostile = "[" * 400 + "]" * 400 + "\n" + '{"ev": "commit", "index": NaN}\n' + "x" * 5000 + "\n"
+    n3.write_text(hostile + good)
+    result = _check(store)
+    assert result.exit_code == 0, result.output
+    assert "all five Raft safety properties hold" in _raft_line(result.output)
+    assert f"{n3}:1: invalid JSON skipped (nested more than 100 levels deep)" in result.output
+    assert f"{n3}:2: invalid JSON skipped (NaN is not a number a history can hold)" in result.output
+    assert f"{n3}:3: line longer than 0 MiB skipped" in result.output
