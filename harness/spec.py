@@ -421,6 +421,8 @@ def load_yaml(path: str | Path, base: TestSpec | None = None) -> TestSpec:
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(source, where, f"invalid YAML ({problem})") from None
+    except RecursionError:  # hardening (issue 11 item 5): [[[[… a million deep
+        raise SpecError(source, "yaml", "nested too deeply to be a test spec") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

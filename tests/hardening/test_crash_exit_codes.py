@@ -243,3 +243,11 @@ def test_traceback_goes_to_the_runs_controller_log(tmp_path):
         f"(exit 2: the verdict is unknown; traceback in {log})"
     )
     assert "RuntimeError: spec cannot be written" in log.read_text()
+
+
+def test_deeply_nested_spec_is_a_spec_error(tmp_path):
+    spec = tmp_path / "deep.yaml"
+    spec.write_text("db_options: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert one_line_error(splitbrain("test", "-f", str(spec), "--db", "null")) == (
+        f"splitbrain test: {spec}: yaml: nested too deeply to be a test spec"
+    )
