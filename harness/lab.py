@@ -76,9 +76,7 @@ def lab_down(name: str | None, all_labs: bool) -> None:
     if all_labs:
         for session, pids in local_state.reap_orphans().items():
             click.echo(
-                f"{session}: killed leftover daemons {pids}"
-                if pids
-                else f"{session}: removed"
+                f"{session}: killed leftover daemons {pids}" if pids else f"{session}: removed"
             )
         if not lab_state.all_names() and not netns.can_admin_network()[0]:
             click.echo("no labs")
