@@ -5,7 +5,7 @@ history (~900k ops) held both as Op objects and as Operations needed ~600 MiB be
 checker had done anything. Here the Operations *are* the storage: the reader pairs each
 op as it reads it (`Pairer`), and each raw position keeps only which Operation it
 invoked or completed, its `index`, its node and, rarely, what the Operation cannot tell
-(extra fields, an invocation's error, an info completion's value and time). Indexing and
+(extra fields, an invocation's error, an info completion's value). Indexing and
 iteration rebuild equal Op objects on the fly, so a History reads like a list of Ops.
 
 The Operations are shared with every checker that asks for the pairing: checkers must
@@ -109,10 +109,10 @@ class History(Sequence[Op]):
         """Remember what rebuilding `op` from `entry` would get wrong (rare)."""
         if op.type == "invoke":
             differs = {"error": op.error} if op.error is not None else None
-        elif op.value is entry.result and op.key is entry.key and op.time is entry.ret_time:
-            return  # an ok or fail completion that says nothing else: almost all of them
+        elif op.value is entry.result and op.key is entry.key:
+            return  # a completion that says nothing else: almost all of them
         else:
-            rebuilt = {"value": entry.result, "key": entry.key, "time": entry.ret_time}
+            rebuilt = {"value": entry.result, "key": entry.key, "time": entry.completion_time}
             actual = {"value": op.value, "key": op.key, "time": op.time}
             differs = {k: v for k, v in actual.items() if not _same(v, rebuilt[k])} or None
         if differs:
@@ -156,7 +156,7 @@ class History(Sequence[Op]):
                 entry.process,
                 entry.result,
                 entry.key,
-                entry.ret_time,  # type: ignore[arg-type] - info: overridden below
+                entry.completion_time,  # type: ignore[arg-type] - set: it completed
                 index,
                 entry.error,
                 node,

@@ -11,7 +11,8 @@ Which checkers run (docs/interfaces.md §5):
 | counter  | counter bounds |
 | bank     | bank totals |
 
-plus, always, stats and unhandled errors; Raft safety when node events or dumps exist;
+plus, always, stats and unhandled errors; Raft safety when node events or dumps exist
+(results["safety"] says which of its properties could be checked and why not the others);
 durability whenever the history has final reads; and linearizability with `model`
 whenever the caller names one. The verdict is merged with false > unknown > true. A
 checker that crashes becomes "unknown" with its error instead of taking the whole
@@ -28,9 +29,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from checkers import bank, counter, durability, errors, raft_safety, sets, stats
-from checkers.events import has_evidence, load_evidence
-from checkers.history import HistoryError, Op, pair_history
+from checkers.events import has_evidence
+from checkers.formats import load_history
+from checkers.history import HistoryError, Op, ReadResult, pair_history
+from checkers.linearizability import check as lin_check
+from checkers.models import get_model
 from checkers.result import UNKNOWN, Result, merge_valid, verdict_word
 
 WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
@@ -38,18 +44,19 @@ DEFAULT_BUDGET_S = 60.0
 RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.jsonl"
 MAX_WARNINGS_SHOWN = 8  # in the human summary; results.json has them all
+DB_INFO_FILE = "db.json"  # written by harness.status_poller.start_status_poller
 
-# Linearizability model per workload; candidates are tried in order against the model
-# registry, so a renamed model only needs a new name here.
-MODEL_CANDIDATES: dict[str, tuple[str, ...]] = {
-    "register": ("cas-register",),
-    "kv": ("kv", "cas-register"),
-    "append": ("list-append",),
+# The one table of linearizability models: per workload checked for linearizability,
+# and per family of imported history (model_family). Names are checkers.models.MODELS keys.
+LIN_MODELS: dict[str, str] = {
+    "register": "cas-register",
+    "kv": "kv",  # per-key cas registers, checked key by key (P-compositional)
+    "append": "list-append",
     # Jepsen's etcd logs: a cas register where a failed cas means "the value differed".
-    "etcd": ("cas-register",),
-    "porcupine-kv": ("porcupine-kv",),
+    "etcd": "cas-register",
+    "porcupine-kv": "porcupine-kv",
 }
-LIN_WORKLOADS = ("register", "kv", "append")
+LIN_WORKLOADS = tuple(w for w in WORKLOADS if w in LIN_MODELS)
 # Where acknowledged writes must survive as written: counter and bank values change by
 # increments and transfers, which their own checkers bound instead.
 DURABILITY_WORKLOADS = ("register", "kv", "append", "set")
@@ -96,29 +103,8 @@ def model_family(workload: str, ops: Sequence[Op], fmt: str | None = None) -> st
     return workload
 
 
-def resolve_model(family: str) -> str:
-    """The first registered model name for a family (its first candidate if the model
-    registry is not importable, so the error surfaces where the check runs)."""
-    candidates = MODEL_CANDIDATES.get(family, (family,))
-    try:
-        from checkers.models import get_model
-    except ImportError:
-        return candidates[0]
-    for name in candidates:
-        try:
-            get_model(name)
-        except (KeyError, ValueError):
-            continue
-        return name
-    return candidates[0]
-
-
 def validate_model(name: str) -> None:
     """Raise ValueError with a one-line message if `name` is not a known model."""
-    try:
-        from checkers.models import get_model
-    except ImportError as exc:
-        raise ValueError(f"no model registry available ({exc})") from None
     try:
         get_model(name)
     except (KeyError, ValueError) as exc:
@@ -128,9 +114,6 @@ def validate_model(name: str) -> None:
 
 def run_linearizability(ops: Sequence[Op], model: str, budget_s: float) -> Result:
     """Adapt the linearizability checker's LinResult to a Result."""
-    from checkers.linearizability import check as lin_check
-    from checkers.models import get_model
-
     lin = lin_check(ops, get_model(model), budget_s=budget_s)  # hardening: no list copy
     details = lin.to_json()
     if isinstance(details, dict):
@@ -181,7 +164,7 @@ def check_history(
         raise ValueError(f"unknown workload {workload!r} (expected one of {', '.join(WORKLOADS)})")
     if model is None:
         family = model_family(workload, ops, fmt)
-        model = resolve_model(family) if family else None
+        model = LIN_MODELS[family] if family else None
     plan: list[tuple[str, Callable[[], Result]]] = [
         ("stats", lambda: stats.check(ops)),
         ("errors", lambda: errors.check(ops)),
@@ -201,7 +184,7 @@ def check_history(
         plan.append(("durability", lambda: durability.check(ops)))
     if events_dir is not None and has_evidence(events_dir):
         root = events_dir
-        plan.append(("raft-safety", lambda: raft_safety.check_evidence(load_evidence(root))))
+        plan.append(("raft-safety", lambda: raft_safety.check_events(root)))
     results: dict[str, Any] = {
         "valid": True,
         "workload": workload,
@@ -220,7 +203,28 @@ def check_history(
         results["timing_s"][name] = round(elapsed, 3)
         verdicts.append(result.valid)
     results["valid"] = merge_valid(verdicts)
+    results["safety"] = safety_coverage(results)
     return results
+
+
+def safety_coverage(results: dict[str, Any]) -> dict[str, Any]:
+    """Which Raft safety properties this run's evidence could check, and why not the
+    others: without node evidence nothing was checked (never "holds")."""
+    entry = results.get("raft-safety")
+    properties = (entry or {}).get("details", {}).get("properties")
+    if not isinstance(properties, dict):
+        why = (
+            "the raft-safety checker did not finish"
+            if entry
+            else "no node events or log dumps were collected"
+        )
+        return {"checked": [], "not_checked": dict.fromkeys(raft_safety.PROPERTIES, why)}
+    return {
+        "checked": [p for p, e in properties.items() if e.get("checked", True)],
+        "not_checked": {
+            p: e.get("reason", "") for p, e in properties.items() if not e.get("checked", True)
+        },
+    }
 
 
 def _workload_from_spec(store_dir: Path, warnings: list[str]) -> str | None:
@@ -231,8 +235,6 @@ def _workload_from_spec(store_dir: Path, warnings: list[str]) -> str | None:
     if not spec_path.is_file():
         return None
     try:
-        import yaml
-
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
     except Exception as exc:  # noqa: BLE001 - reported, then the workload is inferred
         mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
@@ -258,7 +260,8 @@ def _workload_from_spec(store_dir: Path, warnings: list[str]) -> str | None:
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
-    """Write results.json atomically (a reader never sees half a file)."""
+    """Write results.json atomically (a reader never sees half a file). The one writer of
+    results.json: check_store uses it, and so does the runner for a run it could not check."""
     fd, tmp = tempfile.mkstemp(prefix=".results.", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
@@ -270,17 +273,12 @@ def write_results(path: Path, results: dict[str, Any]) -> None:
         raise
 
 
-def load_store_history(store_dir: Path) -> tuple[list[Op], list[str], str | None]:
-    """(ops, warnings, format) of a store's history.jsonl."""
+def load_store_history(store_dir: Path) -> ReadResult:
+    """The ops (and reader warnings, e.g. a torn last line) of a store's history.jsonl."""
     path = store_dir / HISTORY_FILE
     if not path.is_file():
         raise HistoryError(f"no {HISTORY_FILE} in this store directory", source=str(store_dir))
-    try:
-        from checkers.formats import load_history
-    except ImportError:
-        from checkers.history import read_jsonl as load_history
-    read = load_history(path)
-    return read.ops, read.warnings, "jsonl"
+    return load_history(path)
 
 
 def check_store(
@@ -290,29 +288,46 @@ def check_store(
     model: str | None = None,
     budget_s: float = DEFAULT_BUDGET_S,
     events_dir: str | Path | None = None,
+    history: ReadResult | None = None,
 ) -> dict[str, Any]:
     """Check a test's store directory and write `store_dir/results.json`.
 
     `workload` defaults to the one in test.yaml, else it is inferred from the history;
-    node evidence is read from `events_dir`, by default `store_dir/nodes`."""
+    node evidence is read from `events_dir`, by default `store_dir/nodes`. `history` is
+    the store's history already read (the runner reads it once for the checkers and the
+    report); without it, history.jsonl is read here."""
     store = Path(store_dir)
-    ops, warnings, fmt = load_store_history(store)
+    if history is None:
+        history = load_store_history(store)
+    spec_warnings: list[str] = []
     if workload is None:
-        workload = _workload_from_spec(store, warnings)
+        workload = _workload_from_spec(store, spec_warnings)
     if events_dir is None and (store / "nodes").is_dir():
         events_dir = store / "nodes"
     results = check_history(
-        ops,
+        history.ops,
         workload=workload,
         model=model,
         budget_s=budget_s,
         events_dir=events_dir,
-        fmt=fmt,
-        warnings=warnings,
+        fmt="jsonl",
+        warnings=[*history.warnings, *spec_warnings],
         source=str(store / HISTORY_FILE),
     )
+    results.update(_db_info(store))
     write_results(store / RESULTS_FILE, results)
     return results
+
+
+def _db_info(store: Path) -> dict[str, Any]:
+    """{"db": {...}, "db_version": ...} from the store's db.json (the runner writes it)."""
+    try:
+        info = json.loads((store / DB_INFO_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(info, dict):
+        return {}
+    return {"db": info, "db_version": info.get("version")}
 
 
 def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
@@ -341,6 +356,13 @@ def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
         more = entry.get("violation_count", len(shown)) - len(shown)
         if more > 0:
             lines.append(f"  [{name}] ... and {more} more (see results.json)")
+    not_checked = results.get("safety", {}).get("not_checked") or {}
+    reasons = sorted(set(not_checked.values()))
+    if len(not_checked) == len(raft_safety.PROPERTIES) and len(reasons) == 1:
+        lines.append(f"  raft safety not checked: {reasons[0]}")
+    elif not_checked and "raft-safety" not in names:  # else its summary says it
+        listed = "; ".join(f"{p} ({why})" for p, why in not_checked.items())
+        lines.append(f"  raft safety not checked: {listed}")
     # hardening (issue 11 item 6): the checkers' own warnings too (unreadable evidence
     # lines...), not only with --json; the first few, then how many more.
     warnings = [*results.get("warnings", [])]
@@ -348,7 +370,6 @@ def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
     for warning in warnings[:MAX_WARNINGS_SHOWN]:
         lines.append(f"  warning: {warning}")
     if len(warnings) > MAX_WARNINGS_SHOWN:
-        lines.append(
-            f"  ... and {len(warnings) - MAX_WARNINGS_SHOWN} more warnings (see results.json)"
-        )
+        more = len(warnings) - MAX_WARNINGS_SHOWN
+        lines.append(f"  ... and {more} more warnings (see results.json)")
     return "\n".join(lines)

@@ -435,6 +435,9 @@ class Operation:
     call_line: int | None = None
     ret_line: int | None = None
     node: str | None = None
+    # when the completion was recorded, whatever its type (ret_time stays None for info);
+    # None if the op never completed. What a timeline draws, not what a checker orders by.
+    completion_time: int | None = None
 
     def describe(self) -> str:
         """A short human rendering, e.g. `p3 cas k2 [1, 4] -> ok`."""
@@ -528,6 +531,7 @@ class Pairer:
         entry.error = op.error
         entry.node = op.node or invoke.node
         entry.ret_line = op.line
+        entry.completion_time = op.time
         if op.type == "info":
             self._retired.add(proc)
             return entry

@@ -354,14 +354,6 @@ MODELS: dict[str, type[Model]] = {
     )
 }
 
-WORKLOAD_MODELS = {
-    "register": "cas-register",
-    "kv": "cas-register",
-    "append": "list-append",
-    "set": "set",
-    "counter": "counter",
-}
-
 
 def get_model(name: str | Model) -> Model:
     """A fresh model instance by name (a Model instance is returned as is)."""
@@ -371,28 +363,3 @@ def get_model(name: str | Model) -> Model:
         return MODELS[name]()
     except KeyError:
         raise ValueError(f"unknown model {name!r} (known: {', '.join(sorted(MODELS))})") from None
-
-
-def model_for_workload(workload: str) -> str | None:
-    """The model name for a workload's linearizability check (None: no such check)."""
-    return WORKLOAD_MODELS.get(workload)
-
-
-def guess_model(ops: list[Operation]) -> str:
-    """Pick a model from the op names seen, for histories imported without one."""
-    fs = {op.f for op in ops}
-    if (
-        fs <= {"get", "put", "append"}
-        and "get" in fs
-        and all(isinstance(op.value, str) for op in ops if op.f in ("put", "append"))
-    ):
-        return "porcupine-kv"
-    if fs <= {"add", "read"} and "add" in fs:
-        return "set"
-    if fs <= {"incr", "read"} and "incr" in fs:
-        return "counter"
-    if fs <= {"append", "read"} and "append" in fs:
-        return "list-append"
-    if "delete" in fs or "get" in fs or "put" in fs:
-        return "etcd-kv"
-    return "cas-register"

@@ -14,12 +14,17 @@ they are about (e.g. a leader's log at the moment it was elected):
   never differ and are never removed from a node's log (also checked on final dumps).
 
 Missing evidence (a gap in a rebuilt log, a compacted prefix) is never a violation:
-the checker only reports what the lines it cites prove.
+the checker only reports what the lines it cites prove. A property with no evidence at
+all is reported as *not checked*, with the reason, never as holding: a DB that only
+reports roles and commit indexes (etcd, through harness/status_poller.py) gets election
+safety checked and the others listed as not checkable. Such a DB's own reasons come
+from `evidence.json` next to the node directories ({"not_checkable": {property: why}}).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import json
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +40,15 @@ PROPERTIES = (
     "leader-completeness",
     "state-machine-safety",
 )
+EVIDENCE_FILE = "evidence.json"
+# Why a property cannot be judged when the evidence lacks what it is about.
+NO_EVIDENCE = {
+    "election-safety": "no role or vote events",
+    "log-matching": "no log entries with terms and digests (append/apply events or dumps)",
+    "leader-append-only": "no append or truncate events",
+    "leader-completeness": "no committed entries known together with a leader's log",
+    "state-machine-safety": "no applied or committed entries known (apply events or dumps)",
+}
 
 
 @dataclass(frozen=True)
@@ -197,8 +211,16 @@ class _Observations:
 class RaftSafetyChecker:
     """Replays node evidence once and reports every violation with its citations."""
 
-    def __init__(self, evidence: Evidence) -> None:
+    def __init__(
+        self,
+        evidence: Evidence,
+        limits: dict[str, str] | None = None,
+        notes: dict[str, str] | None = None,
+    ) -> None:
         self.evidence = evidence
+        self.limits = dict(limits or {})
+        self.notes = dict(notes or {})
+        self.kinds: Counter[str] = Counter()
         self.obs = _Observations()
         self.result = Result(name="raft-safety", valid=True, warnings=evidence.warnings)
         self.counts = dict.fromkeys(PROPERTIES, 0)
@@ -250,6 +272,7 @@ class RaftSafetyChecker:
         for event, following in _with_next(events):
             self.events_read += 1
             ev = event.ev
+            self.kinds[ev] += 1
             if ev == "start":
                 leader_term = None
                 lost = log.restart(event.get("last_index", log.last_index))
@@ -491,10 +514,12 @@ class RaftSafetyChecker:
             "terms_with_leader": len(self.obs.leaders),
             "committed_indexes": len(self.obs.committed),
             "applied_indexes": len(self.obs.applied),
-            "properties": {
-                p: {"valid": self.counts[p] == 0, "violations": self.counts[p]} for p in PROPERTIES
-            },
+            "properties": self._properties(),
         }
+        unchecked = {
+            p: e["reason"] for p, e in result.details["properties"].items() if not e["checked"]
+        }
+        result.details["not_checked"] = unchecked
         if result.valid is True and self.events_read == 0 and not self.evidence.dumps:
             # Files were there but not one line of them could be read: holding "all five
             # properties" over nothing would be a verdict without evidence.
@@ -503,10 +528,23 @@ class RaftSafetyChecker:
                 f"no usable node evidence: {sum(map(len, self.evidence.files.values()))} "
                 "event file(s) without one readable event and no readable dump (see warnings)"
             )
-        elif result.valid is True:
+        elif result.valid is True and not unchecked:
             result.summary = (
                 f"{len(nodes)} nodes, {result.details['events']} events, "
                 f"{len(self.obs.leaders)} terms with a leader: all five Raft safety properties hold"
+            )
+        elif result.valid is True:
+            held = [p for p in PROPERTIES if p not in unchecked]
+            result.summary = (
+                f"{len(nodes)} nodes, {result.details['events']} events, "
+                f"{len(self.obs.leaders)} terms with a leader: "
+                + (
+                    f"{', '.join(held)} hold{'s' if len(held) == 1 else ''}"
+                    if held
+                    else "nothing checked"
+                )
+                + "; not checked: "
+                + "; ".join(f"{p} ({why})" for p, why in unchecked.items())
             )
         else:
             broken = [p for p in PROPERTIES if self.counts[p]]
@@ -514,6 +552,38 @@ class RaftSafetyChecker:
                 f"{p} ({self.counts[p]})" for p in broken
             )
         return result
+
+    def _evidence_for(self) -> dict[str, bool]:
+        """Whether the evidence holds anything each property is about."""
+        obs, kinds = self.obs, self.kinds
+        entries = len(obs.digests) > 0 or len(obs.prev_terms) > 0
+        committed = any(obs.committed.values())
+        return {
+            "election-safety": kinds["role"] > 0 or kinds["vote"] > 0,
+            "log-matching": entries,
+            "leader-append-only": kinds["role"] > 0 and (kinds["append"] + kinds["truncate"]) > 0,
+            "leader-completeness": bool(obs.elections) and committed,
+            "state-machine-safety": len(obs.applied) > 0 or committed,
+        }
+
+    def _properties(self) -> dict[str, dict[str, Any]]:
+        """Per property: checked or not (and why), its verdict and violation count. An
+        unchecked property is "unknown", never valid (a violation found anyway counts)."""
+        out: dict[str, dict[str, Any]] = {}
+        for prop, present in self._evidence_for().items():
+            count = self.counts[prop]
+            checked = present or count > 0
+            entry: dict[str, Any] = {
+                "checked": checked,
+                "valid": count == 0 if checked else "unknown",
+                "violations": count,
+            }
+            if not checked:
+                entry["reason"] = self.limits.get(prop) or NO_EVIDENCE[prop]
+            elif prop in self.notes:
+                entry["note"] = self.notes[prop]
+            out[prop] = entry
+        return out
 
 
 def _with_next(events: Iterable[Event]) -> Iterator[tuple[Event, Event | None]]:
@@ -557,11 +627,37 @@ def _log_has(log: NodeLog, rec: Committed) -> bool:
     )
 
 
-def check_evidence(evidence: Evidence) -> Result:
-    """Check all five properties on already loaded evidence."""
-    return RaftSafetyChecker(evidence).run()
+def check_evidence(
+    evidence: Evidence,
+    limits: dict[str, str] | None = None,
+    notes: dict[str, str] | None = None,
+) -> Result:
+    """Check all five properties on already loaded evidence. `limits` are the DB's
+    reasons ({property: why}) for properties its evidence cannot show; `notes` qualify
+    the checked ones (e.g. "sampled every 0.1 s")."""
+    return RaftSafetyChecker(evidence, limits, notes).run()
+
+
+def evidence_meta(root: str | Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(not_checkable, notes) from the evidence.json found at, under or beside `root`."""
+    root = Path(root)
+    for path in (root / EVIDENCE_FILE, root / "nodes" / EVIDENCE_FILE, root.parent / EVIDENCE_FILE):
+        if not path.is_file():
+            continue
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}, {}
+        if not isinstance(meta, dict):
+            return {}, {}
+        return _str_map(meta.get("not_checkable")), _str_map(meta.get("notes"))
+    return {}, {}
+
+
+def _str_map(raw: Any) -> dict[str, str]:
+    return {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
 
 
 def check_events(root: str | Path) -> Result:
     """Load node events and dumps under `root` and check them (see load_evidence)."""
-    return check_evidence(load_evidence(root))
+    return check_evidence(load_evidence(root), *evidence_meta(root))

@@ -1,9 +1,9 @@
 """The `splitbrain` console command: one click group, one module per subcommand.
 
 Subcommands live next to what they drive: `test` in harness.test_command, `lab` in
-harness.lab, `check` in checkers.cli, `cleanup` in harness.cleanup_command. This file
-only wires them together (through harness.cli_errors.GuardedGroup: any unexpected error
-exits 2 with one line).
+harness.lab, `check` in checkers.cli, `campaign` in harness.campaign_run, `cleanup` in
+harness.cleanup_command. This file only wires them together (through
+harness.cli_errors.GuardedGroup: any unexpected error exits 2 with one line).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import click
 
 from checkers.cli import check_command
+from harness.campaign_run import campaign_command
 from harness.cleanup_command import cleanup_command
 from harness.cli_errors import GuardedGroup
 from harness.lab import lab_group
@@ -33,6 +34,7 @@ def main(debug: bool) -> None:
 main.add_command(test_command, name="test")
 main.add_command(lab_group, name="lab")
 main.add_command(check_command, name="check")
+main.add_command(campaign_command, name="campaign")  # etcd-helper: harness/campaign_run.py
 main.add_command(cleanup_command, name="cleanup")
 
 

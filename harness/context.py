@@ -2,7 +2,8 @@
 
 One object instead of many arguments so that faults can reach the cluster, the DB, the
 node names, a seeded rng and the test's logger without knowing about the runner
-(interfaces.md §6).
+(interfaces.md §6). It is the real ``harness.core.protocols.RunContext``: nemeses type
+``ctx`` with that protocol, so they need not import this layer.
 """
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from harness.core.protocols import DB, Probe
+from harness.core.protocols import DB, ClusterView, Probe
 from harness.spec import TestSpec
 
 
@@ -27,7 +27,7 @@ class TestContext:
     __test__ = False  # not a pytest test class
 
     spec: TestSpec
-    cluster: Any
+    cluster: ClusterView | None  # None for a Hostless DB
     db: DB
     nodes: list[str]
     rng: random.Random

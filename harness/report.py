@@ -17,7 +17,7 @@ from typing import Any
 
 import jinja2
 
-from checkers.history import NEMESIS, Op, read_jsonl
+from checkers.history import NEMESIS, HistoryError, Op, Operation, pair_history
 
 MAX_TIMELINE_OPS = 10_000
 WIDTH = 1100
@@ -45,20 +45,14 @@ class Window:
     label: str
 
 
-def pair_ops(ops: list[Op]) -> list[tuple[Op, Op | None]]:
-    """(invoke, completion) per client op in invoke order; completion None if open."""
-    open_by_process: dict[Any, int] = {}
-    pairs: list[tuple[Op, Op | None]] = []
-    for op in ops:
-        if op.process == NEMESIS:
-            continue
-        if op.type == "invoke":
-            open_by_process[op.process] = len(pairs)
-            pairs.append((op, None))
-        elif op.process in open_by_process:
-            i = open_by_process.pop(op.process)
-            pairs[i] = (pairs[i][0], op)
-    return pairs
+def client_operations(ops: list[Op]) -> list[Operation]:
+    """The client operations in invoke order, paired as the checkers pair them (none if
+    the history does not pair up: the checkers report why)."""
+    try:
+        return pair_history(ops).ops
+    except HistoryError as exc:
+        log.warning("timeline: %s", exc)
+        return []
 
 
 def fault_windows(ops: list[Op], end_ns: int) -> list[tuple[str, int, int]]:
@@ -79,27 +73,28 @@ def fault_windows(ops: list[Op], end_ns: int) -> list[tuple[str, int, int]]:
 
 def timeline(ops: list[Op], highlight: set[int] | None = None) -> dict[str, Any]:
     """Geometry for the SVG: one lane per process, bars from invoke to completion;
-    invocations whose index is in ``highlight`` (a counterexample) are outlined."""
-    pairs = pair_ops(ops)
+    invocations whose history position is in ``highlight`` (a counterexample) are outlined."""
+    pairs = client_operations(ops)
     end_ns = max((op.time for op in ops), default=1) or 1
     drawn = pairs[:MAX_TIMELINE_OPS]
-    lanes = {p: i for i, p in enumerate(sorted({inv.process for inv, _ in drawn}, key=str))}
+    lanes = {p: i for i, p in enumerate(sorted({op.process for op in drawn}, key=str))}
     scale = WIDTH / end_ns
     bars = []
-    for invoke, done in drawn:
-        stop = done.time if done is not None else end_ns
-        kind = done.type if done is not None else "open"
-        title = f"p{invoke.process} {invoke.f} {invoke.key if invoke.key is not None else ''} {json.dumps(invoke.value, default=str)} → {kind}"
-        if done is not None and done.type == "ok":
-            title += f" {json.dumps(done.value, default=str)}"
+    for op in drawn:
+        done = op.completion_time
+        stop = done if done is not None else end_ns
+        kind = op.status if done is not None else "open"
+        title = f"p{op.process} {op.f} {op.key if op.key is not None else ''} {json.dumps(op.value, default=str)} → {kind}"
+        if op.status == "ok":
+            title += f" {json.dumps(op.result, default=str)}"
         bars.append(
             Bar(
-                invoke.time * scale,
-                lanes[invoke.process] * LANE,
-                max((stop - invoke.time) * scale, 1.0),
+                op.call_time * scale,
+                lanes[op.process] * LANE,
+                max((stop - op.call_time) * scale, 1.0),
                 COLORS.get(kind, "#999"),
                 title,
-                invoke.index in (highlight or set()),
+                op.call in (highlight or set()),
             )
         )
     names = sorted({w[0] for w in fault_windows(ops, end_ns)})
@@ -181,7 +176,7 @@ def plots(ops: list[Op], out_dir: Path) -> list[str]:
         import matplotlib.pyplot as plt
     except ImportError:
         return []
-    pairs = [(i, d) for i, d in pair_ops(ops) if d is not None]
+    pairs = [op for op in client_operations(ops) if op.completion_time is not None]
     if not pairs:
         return []
     end_ns = max(op.time for op in ops) or 1
@@ -189,7 +184,11 @@ def plots(ops: list[Op], out_dir: Path) -> list[str]:
     written = []
     fig, ax = plt.subplots(figsize=(11, 4))
     for kind, color in COLORS.items():
-        pts = [(i.time / 1e9, (d.time - i.time) / 1e6) for i, d in pairs if d.type == kind]
+        pts = [
+            (op.call_time / 1e9, (op.completion_time - op.call_time) / 1e6)
+            for op in pairs
+            if op.status == kind
+        ]
         if pts:
             ax.scatter([p[0] for p in pts], [p[1] for p in pts], s=2, color=color, label=kind)
     for name, start, stop in windows:
@@ -205,9 +204,9 @@ def plots(ops: list[Op], out_dir: Path) -> list[str]:
     seconds = int(end_ns / 1e9) + 1
     for kind, color in COLORS.items():
         counts = [0] * seconds
-        for _, d in pairs:
-            if d.type == kind:
-                counts[min(int(d.time / 1e9), seconds - 1)] += 1
+        for op in pairs:
+            if op.status == kind:
+                counts[min(int(op.completion_time / 1e9), seconds - 1)] += 1
         ax.plot(range(seconds), counts, color=color, label=kind)
     for _name, start, stop in windows:
         ax.axvspan(start / 1e9, stop / 1e9, alpha=0.15)
@@ -257,10 +256,9 @@ def render(spec: Any, results: dict[str, Any], ops: list[Op], images: list[str])
     )
 
 
-def write_report(run_dir: Path, spec: Any, results: dict[str, Any]) -> Path:
-    """Write run_dir/report.html (and plots); returns the report's path."""
-    history = run_dir / "history.jsonl"
-    ops = read_jsonl(history).ops if history.exists() else []
+def write_report(run_dir: Path, spec: Any, results: dict[str, Any], ops: list[Op]) -> Path:
+    """Write run_dir/report.html (and plots) for the history ``ops`` (the runner's one
+    read of history.jsonl); returns the report's path."""
     images = plots(ops, run_dir)
     path = run_dir / "report.html"
     path.write_text(render(spec, results, ops, images), encoding="utf-8")

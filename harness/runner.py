@@ -4,7 +4,9 @@ Phases (DESIGN.md "The flow of one test"):
 setup → wait healthy (a leader known) → workload + nemesis for ``time_limit`` → heal all
 (the nemesis's final ops) → recovery wait → final reads (``"final": true``) → collect
 node logs/events into ``nodes/<n>/`` → teardown (always, in ``finally``) → check
-(checkers.composite.check_store) → report.
+(checkers.composite.check_store) → report. The seed and the cluster kind are fixed
+before test.yaml is written, so it records the run as it ran; history.jsonl is read
+once, for the checkers and the report alike.
 
 Ctrl-C: the first SIGINT (or :meth:`Runner.interrupt`) stops the generators, skips the
 recovery wait and the final reads, and still heals, collects logs, tears down and checks
@@ -15,7 +17,6 @@ gone by then) abandons it: the verdict is unknown.
 
 from __future__ import annotations
 
-import json
 import logging
 import random
 import signal
@@ -26,13 +27,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import nemeses
+from checkers.composite import check_store, load_store_history, write_results
+from checkers.history import HistoryError, Op
+from harness.cluster import Cluster, default_cluster_kind, open_cluster
 from harness.context import TestContext
 from harness.core import generators as g
-from harness.core.protocols import DB, HarnessError
-from harness.dbs.null import NullDB
+from harness.core.protocols import DB, HarnessError, SupportsPid, is_hostless
+from harness.dbs.registry import load_db
 from harness.hosts.local_state import reap_dead_runs
 from harness.recorder import Counters, Recorder
+from harness.report import write_report
 from harness.spec import TestSpec
+from harness.status_poller import start_status_poller, stop_status_poller
 from harness.store import RunDir, create_run
 from harness.workers import ClientSlot, Shared, run_nemesis_op, start_threads
 from workloads import WorkloadOptions
@@ -43,8 +50,6 @@ log = logging.getLogger("splitbrain")
 HEALTHY_TIMEOUT_S = 60.0
 FINAL_READ_DEADLINE_S = 30.0
 JOIN_GRACE_S = 5.0
-# Faults an in-process DB (no cluster, no hosts) can take: they go through the DB itself.
-NULL_DB_FAULTS = {"kill", "pause"}
 
 
 @dataclass
@@ -81,18 +86,6 @@ class Status:
 
 def new_seed() -> int:
     return random.SystemRandom().randrange(2**31)
-
-
-def load_db(spec: TestSpec) -> DB:
-    """The DB adapter named by the spec: the built-in null DB, or the registry."""
-    if spec.db == "null":
-        return NullDB.from_options({"seed": spec.seed or 0, **spec.db_options})
-    try:
-        from harness.dbs.registry import load_db as registry_load
-    except ImportError as exc:
-        raise HarnessError(f"db {spec.db!r}: the DB registry is not available ({exc})") from None
-    loaded = registry_load(spec.db)
-    return loaded() if isinstance(loaded, type) else loaded
 
 
 @dataclass
@@ -143,7 +136,6 @@ class Runner:
         if spec.seed is None:
             spec.seed = new_seed()
         self.run_dir = run_dir = create_run(spec.store, spec.test_name)
-        run_dir.spec.write_text(spec.to_yaml(), encoding="utf-8")
         run_dir.attach_log(log)
         log.info("test %s seed %s in %s", spec.test_name, spec.seed, run_dir.path)
         reap_dead_runs(log)  # hardening (issue 11 item 7): debris of controllers that died
@@ -161,10 +153,8 @@ class Runner:
             finally:
                 if self.recorder is not None:
                     self.recorder.close()
-            results = self._check(run_dir)
-            if error is not None:
-                results.setdefault("harness_error", error)
-            self._report(run_dir, results)
+            results, ops = self._check(run_dir, error)
+            self._report(run_dir, results, ops)
             counters = self.recorder.counters if self.recorder else Counters()
             return RunResult(
                 valid=results.get("valid", "unknown"),
@@ -205,27 +195,24 @@ class Runner:
     def _execute(self, run_dir: RunDir) -> None:
         spec = self.spec
         nodes = spec.node_names
-        cluster = None
+        cluster: Cluster | None = None
         db = self.db
         ctx: TestContext | None = None
         package = self.nemesis_package
+        poller = None  # etcd-helper hook: node evidence for DBs that write none
         try:
             self._phase("setup")
-            if db is None:
-                db = load_db(spec)
-            if spec.db == "null" or isinstance(db, NullDB):
-                db.setup(nodes, {})
+            db = self._settle(run_dir)
+            options: dict[str, Any] = {"bugs": list(spec.bugs), "seed": spec.seed}
+            options["store_dir"] = str(run_dir.path)  # for controller-side DB artefacts
+            options.update(spec.db_options)
+            if needs_faketime(spec):
+                options["faketime"] = True
+            if is_hostless(db):
+                db.setup(nodes, options)
             else:
                 cluster = self._open_cluster(nodes)
-                options: dict[str, Any] = {
-                    "bugs": list(spec.bugs),
-                    "seed": spec.seed,
-                    **spec.db_options,
-                }
-                if needs_faketime(spec):
-                    options["faketime"] = True
                 db.setup(cluster.node_specs(), options)
-            self.db = db
             for node in nodes:
                 db.start(node)
             self._log_pids(db, nodes)
@@ -241,6 +228,7 @@ class Runner:
             self.recorder = Recorder(run_dir.history)
             self._phase("wait-healthy")
             self._wait_healthy(ctx, HEALTHY_TIMEOUT_S)
+            poller = start_status_poller(ctx)  # etcd-helper hook (harness/status_poller.py)
             if package is None:
                 package = self._build_nemesis(ctx)
             if package is not None:
@@ -257,35 +245,46 @@ class Runner:
             if not self.stop.is_set() and workload.final is not None:
                 self._phase("final-reads")
                 self._final_reads(ctx, workload.final)
+            stop_status_poller(poller)  # etcd-helper hook: stopped before collect
             if not self.abort.is_set():
                 self._phase("collect")
                 self._collect(ctx, run_dir)
         finally:
+            stop_status_poller(poller)  # etcd-helper hook: also when a phase failed
             self._phase("teardown")
             self._teardown(ctx, db, cluster, package)
 
     # -------------------------------------------------------------------- phases
-    def _open_cluster(self, nodes: list[str]) -> Any:
-        from harness.cluster import default_cluster_kind, open_cluster
+    def _settle(self, run_dir: RunDir) -> DB:
+        """Load the DB and fix what the spec left to the runner (the seed is chosen in
+        run(); the cluster kind here, unless the DB is Hostless), then write test.yaml:
+        the spec as it runs, rerunnable with ``-f`` (written also when loading fails)."""
+        try:
+            if self.db is None:
+                self.db = load_db(self.spec.db)
+            if self.spec.cluster is None and not is_hostless(self.db):
+                self.spec.cluster, why = default_cluster_kind()
+                log.info("cluster kind %s", why)
+        finally:
+            run_dir.spec.write_text(self.spec.to_yaml(), encoding="utf-8")
+        return self.db
 
-        kind = self.spec.cluster
-        if kind is None:
-            kind, why = default_cluster_kind()
-            self.spec.cluster = kind
-            log.info("cluster kind %s", why)
+    def _open_cluster(self, nodes: list[str]) -> Cluster:
+        assert self.spec.cluster is not None  # fixed by _settle
         run_path = self.run_dir.path if self.run_dir is not None else None
-        cluster = open_cluster(kind, nodes, ssh_hosts_file=self.spec.ssh_hosts, run_dir=run_path)
-        if getattr(cluster, "lab", None):
-            # `splitbrain lab down --name LAB` cleans up after a controller that died.
+        cluster = open_cluster(
+            self.spec.cluster, nodes, ssh_hosts_file=self.spec.ssh_hosts, run_dir=run_path
+        )
+        if cluster.lab:
+            # `splitbrain cleanup RUN` (or lab down --name LAB) cleans up after a dead controller.
             log.info("lab: %s", cluster.lab)
         return cluster
 
     @staticmethod
     def _log_pids(db: DB, nodes: list[str]) -> None:
         """Node pids in controller.log: what to look for if a teardown ever fails."""
-        pid_of = getattr(db, "pid", None)
-        if callable(pid_of):
-            log.info("node pids: %s", " ".join(f"{n}={pid_of(n)}" for n in nodes))
+        if isinstance(db, SupportsPid):
+            log.info("node pids: %s", " ".join(f"{n}={db.pid(n)}" for n in nodes))
 
     def _wait_healthy(self, ctx: TestContext, timeout: float, *, required: bool = True) -> None:
         """Poll until some node is known as leader (a deadline, not a fixed sleep)."""
@@ -307,21 +306,14 @@ class Runner:
         spec = self.spec
         if not spec.nemesis and not spec.nemesis_schedule:
             return None
-        try:
-            import nemeses
-        except ImportError as exc:  # pragma: no cover - nemeses ships with splitbrain
-            raise HarnessError(f"nemeses unavailable: {exc}") from None
         if ctx.cluster is None:
-            hostless = sorted(set(spec.nemesis) - NULL_DB_FAULTS)
+            hostless = sorted(set(spec.nemesis) - set(nemeses.HOSTLESS_FAULTS))
             if hostless:
                 raise HarnessError(
                     f"db {spec.db}: no hosts to inject {', '.join(hostless)} into "
-                    f"(only {', '.join(sorted(NULL_DB_FAULTS))}; try --nemesis kill,pause)"
+                    f"(only {', '.join(nemeses.HOSTLESS_FAULTS)}; try --nemesis kill,pause)"
                 )
-        build = getattr(nemeses, "build", None)
-        if build is None:
-            raise HarnessError("nemeses.build is not available yet; run with --nemesis none")
-        return build(
+        return nemeses.build(
             list(spec.nemesis),
             interval_s=spec.nemesis_interval,
             targets=spec.nemesis_targets,
@@ -387,10 +379,8 @@ class Runner:
             return
         assert self.recorder is not None
         call = self._nemesis_call(ctx, package)
-        for op in getattr(package, "final_ops", None) or []:
-            request = op if isinstance(op, g.OpRequest) else g._as_request(op)
-            if request is not None:
-                run_nemesis_op(self.recorder, call, request)
+        for request in package.final_ops:
+            run_nemesis_op(self.recorder, call, request)
         try:
             package.nemesis.heal_all(ctx)
         except Exception as exc:  # noqa: BLE001 - keep going to teardown
@@ -438,7 +428,9 @@ class Runner:
                 except Exception as exc:  # noqa: BLE001 - a missing log is not fatal
                     log.warning("collect %s %s: %s", node, name, exc)
 
-    def _teardown(self, ctx: TestContext | None, db: DB | None, cluster: Any, package: Any) -> None:
+    def _teardown(
+        self, ctx: TestContext | None, db: DB | None, cluster: Cluster | None, package: Any
+    ) -> None:
         """Undo everything, each step independent of the others' failures."""
         if package is not None and ctx is not None:
             for step in (package.nemesis.heal_all, package.nemesis.teardown):
@@ -458,36 +450,29 @@ class Runner:
                 log.error("cluster close: %s", exc)
 
     # --------------------------------------------------------------- check/report
-    def _check(self, run_dir: RunDir) -> dict[str, Any]:
+    def _check(self, run_dir: RunDir, error: str | None) -> tuple[dict[str, Any], list[Op]]:
+        """The verdict and the ops it was reached on (for the report). results.json
+        also records a harness error, so the store says why a verdict is unknown."""
         self._phase("check")
+        ops: list[Op] = []
         if not run_dir.history.exists() or run_dir.history.stat().st_size == 0:
-            results: dict[str, Any] = {
-                "valid": "unknown",
-                "workload": self.spec.workload,
-                "checkers": [],
-                "error": "no history was recorded",
-            }
+            results = unknown_results(self.spec, "no history was recorded")
         else:
             try:
-                results = check_history(run_dir, self.spec)
+                results, ops = check_run(run_dir, self.spec)
             except KeyboardInterrupt:
                 log.warning("check interrupted: verdict unknown")
-                results = {
-                    "valid": "unknown",
-                    "workload": self.spec.workload,
-                    "checkers": [],
-                    "error": "check interrupted by Ctrl-C",
-                }
-        if not run_dir.results.exists() or "harness_error" in results:
-            run_dir.results.write_text(json.dumps(results, indent=2, default=str), encoding="utf-8")
-        return results
+                results = unknown_results(self.spec, "check interrupted by Ctrl-C")
+        if error is not None:
+            results.setdefault("harness_error", error)
+        if not run_dir.results.exists() or error is not None:
+            write_results(run_dir.results, results)
+        return results, ops
 
-    def _report(self, run_dir: RunDir, results: dict[str, Any]) -> None:
+    def _report(self, run_dir: RunDir, results: dict[str, Any], ops: list[Op]) -> None:
         self._phase("report")
         try:
-            from harness.report import write_report
-
-            write_report(run_dir.path, self.spec, results)
+            write_report(run_dir.path, self.spec, results, ops)
         except KeyboardInterrupt:
             log.warning("report skipped (Ctrl-C)")
         except Exception as exc:  # noqa: BLE001 - a report failure must not hide the verdict
@@ -497,32 +482,30 @@ class Runner:
 def needs_faketime(spec: TestSpec) -> bool:
     """Whether nodes must start under libfaketime (clock faults, also scheduled ones)."""
     schedule = [e.to_dict() for e in spec.nemesis_schedule]
-    try:
-        from nemeses import requires_faketime
-    except ImportError:
-        return "clock" in spec.nemesis or any("clock" in str(e["f"]) for e in schedule)
-    return requires_faketime(list(spec.nemesis), schedule)
+    return nemeses.requires_faketime(list(spec.nemesis), schedule)
 
 
-def check_history(run_dir: RunDir, spec: TestSpec) -> dict[str, Any]:
-    """Run the checkers on a run directory; "unknown" when they are not available."""
+def unknown_results(spec: TestSpec, error: str) -> dict[str, Any]:
+    """The results of a run that could not be judged, and why."""
+    return {"valid": "unknown", "workload": spec.workload, "checkers": [], "error": error}
+
+
+def check_run(run_dir: RunDir, spec: TestSpec) -> tuple[dict[str, Any], list[Op]]:
+    """Read the run's history once and check it (check_store writes results.json; node
+    evidence comes from nodes/); the ops go on to the report. A history that cannot be
+    read or a checker that crashes makes the verdict unknown."""
     try:
-        from checkers.composite import check_store
-    except ImportError as exc:
-        return {"valid": "unknown", "error": f"checkers unavailable: {exc}"}
-    workload = build_workload(spec.workload, WorkloadOptions(keys=spec.keys))
-    events_dir = run_dir.path / "nodes"
+        history = load_store_history(run_dir.path)
+    except HistoryError as exc:
+        return unknown_results(spec, f"history unreadable: {exc}"), []
     try:
-        return check_store(
-            run_dir.path,
-            workload=workload.name,
-            model=workload.model,
-            budget_s=spec.budget,
-            events_dir=events_dir if any(events_dir.glob("*/events.jsonl")) else None,
+        results = check_store(
+            run_dir.path, workload=spec.workload, budget_s=spec.budget, history=history
         )
     except Exception as exc:  # noqa: BLE001 - a checker crash is an unknown verdict
         log.exception("checker crashed")
-        return {"valid": "unknown", "error": f"checker error: {type(exc).__name__}: {exc}"}
+        results = unknown_results(spec, f"checker error: {type(exc).__name__}: {exc}")
+    return results, history.ops
 
 
 def run_test(spec: TestSpec, **kwargs: Any) -> RunResult:

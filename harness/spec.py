@@ -5,6 +5,13 @@ reads the same fields, and every bad value is caught here, before anything start
 an error that names its source and field, e.g.
 ``spec.yaml: nemesis.interval: expected a number > 0, got 'abc'``.
 
+Two steps, both here: ``build_spec``/``load_yaml`` check each source's values (types,
+ranges, names, the explicit schedule through the nemeses' own parser), and
+``validate_spec`` checks the final spec against what it names (the DB in the registry,
+the DB's own planted-bug names, the ssh hosts file). Each list of names comes from its
+owner: faults and targets from ``nemeses``, workloads from ``workloads``, DBs from the
+registry, bugs from the DB.
+
 YAML accepts the field names below (dashes or underscores), and a ``nemesis`` that is a
 comma string, a list, or a mapping ``{faults, interval, targets, schedule}``.
 """
@@ -18,14 +25,15 @@ from typing import Any
 
 import yaml
 
-from harness.core.protocols import HarnessError
+from harness.core.protocols import DB, HarnessError, SupportsBugs, SupportsPreflight
+from harness.dbs.registry import load_db
+from nemeses.base import FAULTS, NemesisError
+from nemeses.schedule import explicit_ops
 from nemeses.targets import TARGETS
+from workloads import NAMES as WORKLOADS
 
-FAULT_NAMES = ("kill", "pause", "partition", "clock", "packet", "disk")
 CLUSTER_KINDS = ("netns", "local", "ssh")
-WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
 DEFAULT_NEMESIS = ("partition", "kill", "pause")
-TARGET_WORDS = TARGETS  # one list of target words, owned by the nemeses
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 # hardening (issue 11 item 8): the largest value each numeric field accepts, with how the
@@ -56,12 +64,15 @@ def _at_most(source: str, path: str, name: str, value: float) -> float:
 
 
 class SpecError(HarnessError):
-    """A spec value that is wrong; the message is ``source: field: problem``."""
+    """A spec value that is wrong. ``source`` is the file (or "command line"), ``path``
+    the field (``nemesis.interval``, ``nemesis_schedule[2].value``), ``problem`` what is
+    wrong with it; the message is ``source: path: problem``."""
 
     def __init__(self, source: str, path: str, problem: str):
         super().__init__(f"{source}: {path}: {problem}")
         self.source = source
         self.path = path
+        self.problem = problem
 
 
 @dataclass(frozen=True)
@@ -208,9 +219,9 @@ def _faults(source: str, path: str, raw: Any) -> list[str]:
     if names in (["none"], ["off"]):
         return []
     for name in names:
-        if name not in FAULT_NAMES:
+        if name not in FAULTS:
             raise SpecError(
-                source, path, f"unknown fault {name!r} (known: {', '.join(FAULT_NAMES)}, or none)"
+                source, path, f"unknown fault {name!r} (known: {', '.join(FAULTS)}, or none)"
             )
     return list(dict.fromkeys(names))
 
@@ -220,11 +231,11 @@ def _targets(source: str, path: str, raw: Any) -> list[str] | None:
         return None
     targets = _string_list(source, path, raw)
     for target in targets:
-        if target not in TARGET_WORDS and not re.fullmatch(r"n\d+", target):
+        if target not in TARGETS and not re.fullmatch(r"n\d+", target):
             raise SpecError(
                 source,
                 path,
-                f"unknown target {target!r} (use {', '.join(TARGET_WORDS)} or node names like n2)",
+                f"unknown target {target!r} (use {', '.join(TARGETS)} or node names like n2)",
             )
     return targets or None
 
@@ -275,7 +286,7 @@ def _schedule(source: str, path: str, raw: Any) -> list[ScheduleEntry]:
                 },
             )
         )
-    return sorted(entries, key=lambda e: e.at)
+    return entries  # in the file's order, so errors name the entry the user wrote
 
 
 def _normalise_keys(source: str, data: dict[Any, Any]) -> dict[str, Any]:
@@ -336,12 +347,16 @@ def build_spec(data: dict[str, Any], source: str, base: TestSpec | None = None) 
             return True, value[0], value[1]
         return True, value, name
 
+    paths: dict[str, str] = {}
     for name in FIELD_NAMES:
         present, raw, path = get(name)
         if not present:
             continue
         setattr(spec, name, _convert(source, name, path, raw))
+        paths[name] = path
     _cross_check(source, spec)
+    _check_schedule(source, paths.get("nemesis_schedule", "nemesis_schedule"), spec)
+    spec.nemesis_schedule = sorted(spec.nemesis_schedule, key=lambda e: e.at)
     return spec
 
 
@@ -403,6 +418,64 @@ def _cross_check(source: str, spec: TestSpec) -> None:
                 raise SpecError(
                     source, "nemesis_targets", f"node {target} is not one of n1..n{spec.nodes}"
                 )
+
+
+def _check_schedule(source: str, path: str, spec: TestSpec) -> None:
+    """Parse the explicit schedule exactly as nemeses.build will (fault names, start-/stop-
+    ops, parameters, overlapping windows, node names), so a typo in an entry is an error
+    now, not a failed fault halfway through a run."""
+    if not spec.nemesis_schedule:
+        return
+    try:
+        explicit_ops([e.to_dict() for e in spec.nemesis_schedule], spec.node_names, label=path)
+    except NemesisError as exc:
+        raise SpecError(source, exc.where or path, exc.problem) from None
+
+
+def validate_spec(spec: TestSpec, source: str) -> TestSpec:
+    """Check the final spec against what it names; returns it. Run once, on the spec as it
+    will run (a YAML file overlaid by flags), before anything starts: the DB must be
+    registered and load, each bug must be one the DB declares (SupportsBugs), an ssh
+    hosts file must read and cover every node, and the DB's own preflight must pass
+    (SupportsPreflight: a missing binary, an unknown db option, a fault it cannot take)."""
+    db = _load_db(spec, source)
+    _check_bugs(spec, db, source)
+    _check_ssh_hosts(spec, source)
+    if isinstance(db, SupportsPreflight):
+        try:
+            db.preflight(spec)
+        except HarnessError as exc:
+            raise SpecError(source, "db", str(exc)) from None
+    return spec
+
+
+def _load_db(spec: TestSpec, source: str) -> DB:
+    try:
+        return load_db(spec.db)
+    except HarnessError as exc:
+        raise SpecError(source, "db", str(exc)) from None
+
+
+def _check_bugs(spec: TestSpec, db: DB, source: str) -> None:
+    if not spec.bugs:
+        return
+    if not isinstance(db, SupportsBugs):
+        raise SpecError(source, "bugs", f"db {spec.db} has no planted bugs")
+    try:
+        db.check_bugs(spec.bugs)
+    except ValueError as exc:
+        raise SpecError(source, "bugs", str(exc)) from None
+
+
+def _check_ssh_hosts(spec: TestSpec, source: str) -> None:
+    if spec.cluster != "ssh":
+        return
+    from harness.cluster import choose_ssh_hosts  # imports paramiko: only for ssh specs
+
+    try:
+        choose_ssh_hosts(spec.node_names, spec.ssh_hosts)
+    except HarnessError as exc:
+        raise SpecError(source, "ssh_hosts", str(exc)) from None
 
 
 def load_yaml(path: str | Path, base: TestSpec | None = None) -> TestSpec:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.core.generators import Generator, OpRequest
-from nemeses.base import FAULTS, Claims, NemesisError, derive_rng, stop_f
+from nemeses.base import FAULTS, HOSTLESS_FAULTS, Claims, NemesisError, derive_rng, stop_f
 from nemeses.clock import ClockNemesis
 from nemeses.composite import HEAL_ORDER, CompositeNemesis
 from nemeses.disk import DiskNemesis
@@ -24,7 +24,15 @@ from nemeses.partition import PartitionNemesis
 from nemeses.process import KillNemesis, PauseNemesis
 from nemeses.schedule import ExplicitSchedule, RandomPlan, RandomSchedule, explicit_ops, faults_in
 
-__all__ = ["FAULTS", "NemesisError", "NemesisPackage", "build", "requires_faketime", "make_fault"]
+__all__ = [
+    "FAULTS",
+    "HOSTLESS_FAULTS",
+    "NemesisError",
+    "NemesisPackage",
+    "build",
+    "requires_faketime",
+    "make_fault",
+]
 
 FAULT_CLASSES: dict[str, type[Fault]] = {
     "kill": KillNemesis,

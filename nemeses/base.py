@@ -1,9 +1,8 @@
 """What every fault shares: its error type, how to reach a node's host, and the op names.
 
-A nemesis only ever sees the runner's `ctx` (harness.context.TestContext, see
+A nemesis only ever sees the runner's `ctx` (a harness.core.protocols.RunContext, see
 docs/interfaces.md §6). The helpers here are the one place that knows how to get from a
-node name to its Host and from the context to the DB, so each fault module stays about
-its fault.
+node name to its Host, so each fault module stays about its fault.
 """
 
 from __future__ import annotations
@@ -12,15 +11,24 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from harness.core.protocols import HarnessError, Host
+from harness.core.protocols import ClusterView, HarnessError, Host, RunContext
 
 FAULTS = ("kill", "pause", "partition", "clock", "packet", "disk")
+# Faults that act only through the DB (db.kill/start/pause/resume, probes), so they also
+# work on a Hostless DB, which has no hosts to run commands on.
+HOSTLESS_FAULTS = ("kill", "pause")
 
 
 class NemesisError(HarnessError):
-    """A fault that cannot be applied or verified; one line for the user."""
+    """A fault that cannot be applied or verified, or a bad fault parameter; one line for
+    the user. ``where`` names the parameter when there is one (``schedule[2].value.topology``),
+    kept apart from ``problem`` so the spec can report it under its own field path."""
+
+    def __init__(self, problem: str, *, where: str | None = None) -> None:
+        super().__init__(f"{where}: {problem}" if where else problem)
+        self.problem = problem
+        self.where = where
 
 
 def start_f(fault: str) -> str:
@@ -31,37 +39,28 @@ def stop_f(fault: str) -> str:
     return f"stop-{fault}"
 
 
-def host_of(ctx: Any, node: str) -> Host:
-    """The Host running `node`, whatever shape the cluster object has."""
-    cluster = ctx.cluster
-    hosts = getattr(cluster, "hosts", None)
-    if isinstance(hosts, dict) and node in hosts:
-        return hosts[node]
-    getter = getattr(cluster, "host", None)
-    if callable(getter):
-        return getter(node)
+def _cluster(ctx: RunContext) -> ClusterView:
+    if ctx.cluster is None:
+        raise NemesisError(f"db {ctx.db.name} runs without hosts: this fault needs a cluster")
+    return ctx.cluster
+
+
+def host_of(ctx: RunContext, node: str) -> Host:
+    """The Host running `node`."""
     try:
-        return cluster[node]
-    except (TypeError, KeyError) as exc:
-        raise NemesisError(f"no host for node {node!r} in the cluster") from exc
+        return _cluster(ctx).hosts[node]
+    except KeyError:
+        raise NemesisError(f"no host for node {node!r} in the cluster") from None
 
 
-def cluster_kind(ctx: Any) -> str:
-    kind = getattr(ctx.cluster, "kind", None)
-    if kind is None and ctx.nodes:
-        kind = getattr(host_of(ctx, ctx.nodes[0]), "kind", "local")
-    return str(kind or "local")
+def cluster_kind(ctx: RunContext) -> str:
+    """ "local", "netns" or "ssh": what a fault can cut decides how it works."""
+    return _cluster(ctx).kind
 
 
-def log(ctx: Any, message: str) -> None:
-    """Write to the test's log when it has one (a logging.Logger or a callable)."""
-    logger = getattr(ctx, "log", None)
-    if logger is None:
-        return
-    if hasattr(logger, "info"):
-        logger.info("nemesis: %s", message)
-    elif callable(logger):
-        logger(f"nemesis: {message}")
+def log(ctx: RunContext, message: str) -> None:
+    """Write to the test's log."""
+    ctx.log.info("nemesis: %s", message)
 
 
 def wait_until(check: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:

@@ -19,6 +19,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from harness.core.protocols import RunContext, SupportsClockFile
 from nemeses.base import NemesisError, host_of, log
 from nemeses.fault import Fault, with_note
 
@@ -49,9 +50,8 @@ class ClockNemesis(Fault):
         self._strobe: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def _file(self, ctx: Any, node: str) -> str:
-        getter = getattr(ctx.db, "clock_file", None)
-        path = getter(node) if callable(getter) else None
+    def _file(self, ctx: RunContext, node: str) -> str:
+        path = ctx.db.clock_file(node) if isinstance(ctx.db, SupportsClockFile) else None
         if not path:
             raise NemesisError(
                 f"clock: node {node} was not started under libfaketime "
@@ -59,16 +59,16 @@ class ClockNemesis(Fault):
             )
         return path
 
-    def setup(self, ctx: Any) -> None:
+    def setup(self, ctx: RunContext) -> None:
         for node in ctx.nodes:
             self._file(ctx, node)
 
-    def _write(self, ctx: Any, node: str, offset_ms: float) -> None:
+    def _write(self, ctx: RunContext, node: str, offset_ms: float) -> None:
         with self._lock:
             host_of(ctx, node).write_file(self._file(ctx, node), offset_text(offset_ms).encode())
             self.offsets[node] = offset_ms
 
-    def observe(self, ctx: Any, node: str, timeout: float = 2.0) -> float | None:
+    def observe(self, ctx: RunContext, node: str, timeout: float = 2.0) -> float | None:
         """The node's wall clock minus the controller's, in ms (None if it did not answer)."""
         before = time.time_ns()
         probe = ctx.db.probe(node, timeout=timeout)
@@ -77,7 +77,7 @@ class ClockNemesis(Fault):
             return None
         return (probe.clock_ns - (before + after) / 2) / 1e6
 
-    def _check_all(self, ctx: Any, want: dict[str, float]) -> dict[str, float | str | None]:
+    def _check_all(self, ctx: RunContext, want: dict[str, float]) -> dict[str, float | str | None]:
         """Check every node in parallel. A node another fault holds (paused, killed) is
         skipped: it cannot answer, and waiting for it would delay the schedule."""
         held = self.claims.owners
@@ -90,7 +90,7 @@ class ClockNemesis(Fault):
                 )
         return {n: out[n] for n in want}
 
-    def _check(self, ctx: Any, node: str, want_ms: float) -> float | None:
+    def _check(self, ctx: RunContext, node: str, want_ms: float) -> float | None:
         """Observed offset (ms); raises when a reachable node shows a different one."""
         deadline = time.monotonic() + 10.0
         while True:
@@ -103,7 +103,7 @@ class ClockNemesis(Fault):
                 )
             time.sleep(0.1)
 
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         mode = value.get("mode", "bump")
         if mode not in MODES:
             raise NemesisError(f"clock: unknown mode {mode!r} (expected one of {', '.join(MODES)})")
@@ -134,7 +134,7 @@ class ClockNemesis(Fault):
         log(ctx, f"clock {mode}: {applied}")
         return with_note(result, resolved)
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         """Reset: stop strobing and set every node's offset to 0."""
         self._stop_strobe()
         reset = sorted(ctx.nodes)
@@ -145,17 +145,17 @@ class ClockNemesis(Fault):
             result["observed_ms"] = self._check_all(ctx, dict.fromkeys(reset, 0.0))
         return result
 
-    def heal_all(self, ctx: Any) -> None:
+    def heal_all(self, ctx: RunContext) -> None:
         self._stop_strobe()
         for node in ctx.nodes:
             self._write(ctx, node, 0.0)
 
-    def teardown(self, ctx: Any) -> None:
+    def teardown(self, ctx: RunContext) -> None:
         self._stop_strobe()
 
     # -- strobe ---------------------------------------------------------------------
     def _start_strobe(
-        self, ctx: Any, base: dict[str, float], delta: float, period: float, duration: float
+        self, ctx: RunContext, base: dict[str, float], delta: float, period: float, duration: float
     ) -> None:
         self._strobe_stop = threading.Event()
         stop = self._strobe_stop

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.core.protocols import RunContext
 from nemeses.base import NemesisError, log
 from nemeses.fault import Fault
 
@@ -25,23 +26,23 @@ class CompositeNemesis:
         self.by_f = {f: fault for fault in self.faults for f in fault.fs}
         self.fs: tuple[str, ...] = tuple(self.by_f)
 
-    def setup(self, ctx: Any) -> None:
+    def setup(self, ctx: RunContext) -> None:
         for fault in self.faults:
             fault.setup(ctx)
 
-    def invoke(self, f: str, value: Any, ctx: Any) -> Any:
+    def invoke(self, f: str, value: Any, ctx: RunContext) -> Any:
         fault = self.by_f.get(f)
         if fault is None:
             raise NemesisError(f"no enabled fault handles {f!r} (enabled: {', '.join(self.fs)})")
         return fault.invoke(f, value, ctx)
 
-    def heal_all(self, ctx: Any) -> None:
+    def heal_all(self, ctx: RunContext) -> None:
         self._each("heal", lambda fault: fault.heal_all(ctx), ctx)
 
-    def teardown(self, ctx: Any) -> None:
+    def teardown(self, ctx: RunContext) -> None:
         self._each("teardown", lambda fault: fault.teardown(ctx), ctx)
 
-    def _each(self, what: str, action: Any, ctx: Any) -> None:
+    def _each(self, what: str, action: Any, ctx: RunContext) -> None:
         errors = []
         for fault in self.faults:
             try:

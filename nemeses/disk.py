@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.core.protocols import RunContext, SupportsWalPath
 from nemeses.base import NemesisError, host_of, log, wait_until
 from nemeses.fault import Fault, is_running, with_note
 
@@ -34,18 +35,16 @@ class DiskNemesis(Fault):
         super().__init__(*args, **kwargs)
         self.saved: dict[str, tuple[str, bytes, str]] = {}  # node -> (wal, original, outcome)
 
-    def _wal(self, ctx: Any, node: str, status: dict[str, Any]) -> str:
-        getter = getattr(ctx.db, "wal_path", None)
-        path = getter(node) if callable(getter) else status.get("wal_path")
-        if not path:
+    @staticmethod
+    def _db(ctx: RunContext) -> SupportsWalPath:
+        if not isinstance(ctx.db, SupportsWalPath):
             raise NemesisError("disk needs a DB with a wal_path hook (raftnode)")
-        return str(path)
+        return ctx.db
 
-    def setup(self, ctx: Any) -> None:
-        if not callable(getattr(ctx.db, "wal_path", None)):
-            raise NemesisError("disk needs a DB with a wal_path hook (raftnode)")
+    def setup(self, ctx: RunContext) -> None:
+        self._db(ctx)
 
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         mode = value.get("corrupt", "truncate")
         if mode not in MODES:
             raise NemesisError(
@@ -58,7 +57,7 @@ class DiskNemesis(Fault):
         host = host_of(ctx, node)
         status = ctx.db.probe(node, timeout=3.0).raw or {}
         synced = status.get("wal_synced_bytes")
-        wal = self._wal(ctx, node, status)
+        wal = self._db(ctx).wal_path(node)
         self.claims.take(self.fault, [node])
         ctx.db.kill(node)
         if not wait_until(lambda: not is_running(ctx, node), 15.0):
@@ -103,7 +102,7 @@ class DiskNemesis(Fault):
         log(ctx, f"disk {mode} on {node}: {outcome}")
         return with_note(result, resolved)
 
-    def _restart_and_watch(self, ctx: Any, node: str) -> tuple[str, str | None]:
+    def _restart_and_watch(self, ctx: RunContext, node: str) -> tuple[str, str | None]:
         """Start the node and wait for it to answer ("recovered") or exit ("refused");
         the second item is what the failed start said (the node's last log line)."""
         error = None
@@ -122,7 +121,7 @@ class DiskNemesis(Fault):
             return "refused", error or "the node exited"
         return "unknown", error
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         restored, left = [], []
         for node, (wal, original, outcome) in sorted(self.saved.items()):
             if outcome == "recovered":
@@ -141,7 +140,7 @@ class DiskNemesis(Fault):
         self.claims.release(self.fault)
         return {"restored": restored, "recovered_untouched": left}
 
-    def _drop_backup(self, ctx: Any, node: str, wal: str) -> None:
+    def _drop_backup(self, ctx: RunContext, node: str, wal: str) -> None:
         try:
             host_of(ctx, node).run(["rm", "-f", wal + ".sb-orig"], check=False)
         except Exception:  # noqa: BLE001 - a stale backup file is harmless

@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from harness.core.protocols import RunContext, SupportsPid
 from nemeses.base import Claims, NemesisError, host_of, start_f, stop_f
 from nemeses.targets import Resolved, resolve
 
@@ -27,52 +28,51 @@ class Fault:
         self.fs: tuple[str, ...] = (start_f(self.fault), stop_f(self.fault))
 
     # -- the Nemesis protocol -------------------------------------------------------
-    def setup(self, ctx: Any) -> None:
+    def setup(self, ctx: RunContext) -> None:
         """Check that this fault can work on this cluster and DB, before the test runs."""
 
-    def invoke(self, f: str, value: Any, ctx: Any) -> dict[str, Any]:
+    def invoke(self, f: str, value: Any, ctx: RunContext) -> dict[str, Any]:
         if f == start_f(self.fault):
             return self.start(value or {}, ctx)
         if f == stop_f(self.fault):
             return self.stop(value or {}, ctx)
         raise NemesisError(f"{self.fault} nemesis does not handle {f!r}")
 
-    def heal_all(self, ctx: Any) -> None:
+    def heal_all(self, ctx: RunContext) -> None:
         self.stop({}, ctx)
 
-    def teardown(self, ctx: Any) -> None:
+    def teardown(self, ctx: RunContext) -> None:
         """Release anything setup acquired; healing is heal_all's job."""
 
     # -- for subclasses -------------------------------------------------------------
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         raise NotImplementedError
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         raise NotImplementedError
 
-    def running_free(self, ctx: Any) -> list[str]:
+    def running_free(self, ctx: RunContext) -> list[str]:
         """Nodes that are up and held by no other process-level fault."""
         return [n for n in self.claims.free(list(ctx.nodes)) if is_running(ctx, n)]
 
-    def pick(self, value: dict[str, Any], ctx: Any, available: list[str]) -> Resolved:
+    def pick(self, value: dict[str, Any], ctx: RunContext, available: list[str]) -> Resolved:
         return resolve(
             value.get("target", "one"), list(ctx.nodes), self.rng, ctx.leader, available=available
         )
 
 
-def is_running(ctx: Any, node: str) -> bool:
+def is_running(ctx: RunContext, node: str) -> bool:
     try:
         return bool(ctx.db.is_running(node))
     except Exception:  # noqa: BLE001 - a DB that cannot tell counts the node as down
         return False
 
 
-def node_pid(ctx: Any, node: str) -> int | None:
-    """The node's process id if the DB tells (a `pid(node)` method or status "pid")."""
-    getter = getattr(ctx.db, "pid", None)
-    if callable(getter):
+def node_pid(ctx: RunContext, node: str) -> int | None:
+    """The node's process id if the DB tells (SupportsPid, or "pid" in its status)."""
+    if isinstance(ctx.db, SupportsPid):
         try:
-            pid = getter(node)
+            pid = ctx.db.pid(node)
             if pid:
                 return int(pid)
         except Exception:  # noqa: BLE001 - fall back to the status endpoint
@@ -85,7 +85,7 @@ def node_pid(ctx: Any, node: str) -> int | None:
     return int(pid) if isinstance(pid, int) else None
 
 
-def process_state(ctx: Any, node: str, pid: int | None) -> str | None:
+def process_state(ctx: RunContext, node: str, pid: int | None) -> str | None:
     if pid is None:
         return None
     return host_of(ctx, node).process_state(pid)

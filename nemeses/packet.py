@@ -11,6 +11,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from harness.core.protocols import RunContext
 from nemeses import net
 from nemeses.base import NemesisError, cluster_kind, host_of, log
 from nemeses.fault import Fault, with_note
@@ -19,7 +20,7 @@ from nemeses.fault import Fault, with_note
 class PacketNemesis(Fault):
     fault = "packet"
 
-    def setup(self, ctx: Any) -> None:
+    def setup(self, ctx: RunContext) -> None:
         if cluster_kind(ctx) == "local":
             raise NemesisError(
                 "packet needs the netns or ssh cluster kind (local nodes share one network stack)"
@@ -30,7 +31,7 @@ class PacketNemesis(Fault):
                 f"packet needs iptables on {', '.join(missing)} (Debian package iptables)"
             )
 
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         probability = float(value.get("probability", 0.2))
         if not 0.0 < probability <= 1.0:
             raise NemesisError(f"packet: probability must be in (0, 1], not {probability}")
@@ -66,7 +67,7 @@ class PacketNemesis(Fault):
         }
         return with_note(result, resolved)
 
-    def _clear(self, ctx: Any) -> dict[str, int]:
+    def _clear(self, ctx: RunContext) -> dict[str, int]:
         hosts = {n: host_of(ctx, n) for n in ctx.nodes}
         with ThreadPoolExecutor(max(1, len(hosts))) as pool:
             removed = dict(
@@ -78,9 +79,9 @@ class PacketNemesis(Fault):
             )
         return {n: c for n, c in removed.items() if c}
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         return {"removed_rules": self._clear(ctx)}
 
-    def heal_all(self, ctx: Any) -> None:
+    def heal_all(self, ctx: RunContext) -> None:
         if cluster_kind(ctx) != "local":
             self._clear(ctx)

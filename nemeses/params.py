@@ -30,7 +30,9 @@ SHORTHAND = {
 def _number(low: float, high: float) -> Callable[[Any, str], float]:
     def check(raw: Any, where: str) -> float:
         if isinstance(raw, bool) or not isinstance(raw, int | float) or not low <= raw <= high:
-            raise NemesisError(f"{where}: expected a number in [{low:g}, {high:g}], got {raw!r}")
+            raise NemesisError(
+                f"expected a number in [{low:g}, {high:g}], got {raw!r}", where=where
+            )
         return float(raw)
 
     return check
@@ -40,7 +42,7 @@ def _choice(options: Sequence[str]) -> Callable[[Any, str], str]:
     def check(raw: Any, where: str) -> str:
         if raw not in options:
             raise NemesisError(
-                f"{where}: unknown value {raw!r} (expected one of {', '.join(options)})"
+                f"unknown value {raw!r} (expected one of {', '.join(options)})", where=where
             )
         return str(raw)
 
@@ -49,7 +51,7 @@ def _choice(options: Sequence[str]) -> Callable[[Any, str], str]:
 
 def _flag(raw: Any, where: str) -> bool:
     if not isinstance(raw, bool):
-        raise NemesisError(f"{where}: expected true or false, got {raw!r}")
+        raise NemesisError(f"expected true or false, got {raw!r}", where=where)
     return raw
 
 
@@ -85,20 +87,20 @@ def normalize(
     """The validated start-op value for `fault`; errors name `where` and the field."""
     if fault not in FAULTS:
         raise NemesisError(
-            f"{where}: unknown fault {fault!r} (expected one of {', '.join(FAULTS)})"
+            f"unknown fault {fault!r} (expected one of {', '.join(FAULTS)})", where=where
         )
     if value is None:
         value = {}
     elif isinstance(value, str | list):
         value = {SHORTHAND[fault]: value}
     if not isinstance(value, dict):
-        raise NemesisError(f"{where}: expected a mapping of parameters, got {value!r}")
+        raise NemesisError(f"expected a mapping of parameters, got {value!r}", where=where)
     known = FIELDS[fault]
     out: dict[str, Any] = {}
     for key, raw in value.items():
         if key not in known:
             raise NemesisError(
-                f"{where}.{key}: unknown parameter for {fault} (known: {', '.join(known)})"
+                f"unknown parameter for {fault} (known: {', '.join(known)})", where=f"{where}.{key}"
             )
         out[key] = known[key](raw, f"{where}.{key}")
     if "target" in out:
@@ -113,17 +115,18 @@ def _check_partition(out: dict[str, Any], where: str, nodes: Sequence[str] | Non
     if name == "grudge":
         if "grudge" not in out:
             raise NemesisError(
-                f"{where}.grudge: topology grudge needs a grudge {{node: [nodes it cannot reach]}}"
+                "topology grudge needs a grudge {node: [nodes it cannot reach]}",
+                where=f"{where}.grudge",
             )
         if nodes is not None:
             topology.parse_grudge(out["grudge"], nodes, f"{where}.grudge")
         elif not isinstance(out["grudge"], dict) or not out["grudge"]:
             raise NemesisError(
-                f"{where}.grudge: expected a mapping {{node: [nodes it cannot reach]}}"
+                "expected a mapping {node: [nodes it cannot reach]}", where=f"{where}.grudge"
             )
     elif "grudge" in out:
-        raise NemesisError(f"{where}.grudge: only used with topology grudge, not {name}")
+        raise NemesisError(f"only used with topology grudge, not {name}", where=f"{where}.grudge")
     if "node" in out:
         if name != "one":
-            raise NemesisError(f"{where}.node: only used with topology one")
+            raise NemesisError("only used with topology one", where=f"{where}.node")
         validate_target(out["node"], nodes, f"{where}.node")

@@ -15,6 +15,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from harness.core.protocols import Host, RoutesPeerTraffic, RunContext, SupportsBlockPeers
 from nemeses import net, topology
 from nemeses.base import NemesisError, cluster_kind, host_of, log
 from nemeses.fault import Fault
@@ -40,16 +41,24 @@ class PartitionNemesis(Fault):
         self.verify = verify
         self.active: topology.Grudge | None = None
 
-    def _how(self, ctx: Any) -> str:
-        if cluster_kind(ctx) == "local":
-            if not callable(getattr(ctx.db, "block_peers", None)):
-                raise NemesisError(
-                    "partition needs the netns or ssh cluster kind (or a DB with a partition hook)"
-                )
+    def _how(self, ctx: RunContext) -> str:
+        # A DB that carries its nodes' peer traffic itself (maelstrom) is cut through its
+        # hook on every kind: host-level routes would not touch that traffic.
+        routed = isinstance(ctx.db, RoutesPeerTraffic) and ctx.db.routes_peer_traffic is True
+        if cluster_kind(ctx) == "local" or routed:
+            self._hook(ctx)
             return "hook"
         return self.mechanism
 
-    def setup(self, ctx: Any) -> None:
+    @staticmethod
+    def _hook(ctx: RunContext) -> SupportsBlockPeers:
+        if not isinstance(ctx.db, SupportsBlockPeers):
+            raise NemesisError(
+                "partition needs the netns or ssh cluster kind (or a DB with a partition hook)"
+            )
+        return ctx.db
+
+    def setup(self, ctx: RunContext) -> None:
         how = self._how(ctx)
         if how == "iptables":
             missing = [n for n in ctx.nodes if not net.has_iptables(host_of(ctx, n))]
@@ -64,10 +73,10 @@ class PartitionNemesis(Fault):
                     "partition needs a distinct address per node (use the netns kind)"
                 )
 
-    def _hosts(self, ctx: Any) -> dict[str, Any]:
+    def _hosts(self, ctx: RunContext) -> dict[str, Host]:
         return {n: host_of(ctx, n) for n in ctx.nodes}
 
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         name = value.get("topology", "halves")
         if name == "one" and value.get("node"):
             grudge, note = topology.isolate(list(ctx.nodes), value["node"]), None
@@ -90,7 +99,7 @@ class PartitionNemesis(Fault):
         log(ctx, f"partition {name}: {grudge}")
         return result
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         how = self._how(ctx)
         healed = self.active
         removed = self._heal(ctx, how)
@@ -102,10 +111,11 @@ class PartitionNemesis(Fault):
         return result
 
     # -- mechanisms -----------------------------------------------------------------
-    def _apply(self, ctx: Any, how: str, grudge: topology.Grudge) -> None:
+    def _apply(self, ctx: RunContext, how: str, grudge: topology.Grudge) -> None:
         if how == "hook":
+            hook = self._hook(ctx)
             for node in ctx.nodes:
-                ctx.db.block_peers(node, list(grudge.get(node, [])))
+                hook.block_peers(node, list(grudge.get(node, [])))
             return
         hosts = self._hosts(ctx)
 
@@ -120,11 +130,12 @@ class PartitionNemesis(Fault):
 
         _each(one, list(ctx.nodes))
 
-    def _heal(self, ctx: Any, how: str) -> dict[str, Any]:
+    def _heal(self, ctx: RunContext, how: str) -> dict[str, Any]:
         """Remove every cut this nemesis can make, whether or not it remembers making it."""
         if how == "hook":
+            hook = self._hook(ctx)
             for node in ctx.nodes:
-                ctx.db.block_peers(node, [])
+                hook.block_peers(node, [])
             return {n: "hook cleared" for n in ctx.nodes}
         hosts = self._hosts(ctx)
         addresses = [h.address for h in hosts.values()]
@@ -139,7 +150,7 @@ class PartitionNemesis(Fault):
         _each(one, list(ctx.nodes))
         return removed
 
-    def _verify(self, ctx: Any, grudge: topology.Grudge) -> bool:
+    def _verify(self, ctx: RunContext, grudge: topology.Grudge) -> bool:
         """Probe until the blocked pairs are exactly the grudge's (or fail loudly)."""
         want = {n: set(grudge.get(n, [])) for n in ctx.nodes}
         deadline = time.monotonic() + VERIFY_TIMEOUT_S

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.core.protocols import RunContext
 from nemeses.base import NemesisError, host_of, log, wait_until
 from nemeses.fault import Fault, is_running, node_pid, process_state, with_note
 
@@ -21,7 +22,7 @@ class KillNemesis(Fault):
 
     fault = "kill"
 
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         resolved = self.pick(value, ctx, self.running_free(ctx))
         killed, pids = [], {}
         for node in resolved.nodes:
@@ -43,13 +44,13 @@ class KillNemesis(Fault):
             {"target": value.get("target", "one"), "nodes": killed, "pids": pids}, resolved
         )
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         held = self.claims.held_by(self.fault)
         restarted = restart(ctx, held)
         self.claims.release(self.fault, held)
         return {"nodes": restarted}
 
-    def heal_all(self, ctx: Any) -> None:
+    def heal_all(self, ctx: RunContext) -> None:
         """Restart every node that is down and not held by another fault (disk heals its
         own), so a crashed schedule still ends with the whole cluster up."""
         self.stop({}, ctx)
@@ -57,7 +58,7 @@ class KillNemesis(Fault):
         restart(ctx, [n for n in ctx.nodes if n not in others and not is_running(ctx, n)])
 
 
-def restart(ctx: Any, nodes: list[str]) -> list[str]:
+def restart(ctx: RunContext, nodes: list[str]) -> list[str]:
     """db.start each node and wait until it runs. Every node is tried even when one
     fails (a heal must not stop half way); then one error names all that did not."""
     started, failed = [], []
@@ -86,7 +87,7 @@ class PauseNemesis(Fault):
         super().__init__(*args, **kwargs)
         self.pids: dict[str, int | None] = {}
 
-    def start(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         resolved = self.pick(value, ctx, self.running_free(ctx))
         states: dict[str, str | None] = {}
         for node in resolved.nodes:
@@ -110,7 +111,7 @@ class PauseNemesis(Fault):
             resolved,
         )
 
-    def stop(self, value: dict[str, Any], ctx: Any) -> dict[str, Any]:
+    def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         held = self.claims.held_by(self.fault)
         states: dict[str, str | None] = {}
         for node in held:

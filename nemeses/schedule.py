@@ -188,35 +188,38 @@ def _entry_fields(entry: Any, where: str) -> tuple[Any, Any, Any, Any, dict[str,
             getattr(entry, "duration", None),
             {},
         )
-    raise NemesisError(f"{where}: expected a mapping with at and fault, got {entry!r}")
+    raise NemesisError(f"expected a mapping with at and fault, got {entry!r}", where=where)
 
 
-def explicit_ops(schedule: Sequence[Any], nodes: Sequence[str] | None = None) -> list[FaultOp]:
+def explicit_ops(
+    schedule: Sequence[Any], nodes: Sequence[str] | None = None, *, label: str = "schedule"
+) -> list[FaultOp]:
     """Validate an explicit schedule into timed FaultOps (sorted by time).
 
     Entries: {at, fault|f, value?, duration?, <params>...}; `fault` may be a fault name
     (start, plus stop after duration), `start-X` or `stop-X`. Parameters may sit in
-    `value` or beside it (`{at: 10, fault: partition, topology: majorities-ring}`)."""
+    `value` or beside it (`{at: 10, fault: partition, topology: majorities-ring}`).
+    Errors name the entry as `<label>[i]…` (the spec passes its own field name)."""
     if not isinstance(schedule, Sequence) or isinstance(schedule, str):
-        raise NemesisError("schedule: expected a list of {at, fault, ...} entries")
+        raise NemesisError("expected a list of {at, fault, ...} entries", where=label)
     ops: list[FaultOp] = []
     active: dict[str, tuple[float, float | None, str]] = {}
     entries = []
     for i, entry in enumerate(schedule):
-        where = f"schedule[{i}]"
+        where = f"{label}[{i}]"
         at, f, value, duration, extra = _entry_fields(entry, where)
         if isinstance(at, bool) or not isinstance(at, int | float) or at < 0:
-            raise NemesisError(f"{where}.at: expected seconds >= 0, got {at!r}")
+            raise NemesisError(f"expected seconds >= 0, got {at!r}", where=f"{where}.at")
         if not isinstance(f, str):
-            raise NemesisError(f"{where}.fault: missing (one of {', '.join(FAULTS)})")
+            raise NemesisError(f"missing (one of {', '.join(FAULTS)})", where=f"{where}.fault")
         if duration is not None and (
             isinstance(duration, bool) or not isinstance(duration, int | float) or duration <= 0
         ):
-            raise NemesisError(f"{where}.duration: expected seconds > 0, got {duration!r}")
+            raise NemesisError(f"expected seconds > 0, got {duration!r}", where=f"{where}.duration")
         if extra:
             if value is not None and not isinstance(value, dict):
                 raise NemesisError(
-                    f"{where}.value: cannot combine {value!r} with {', '.join(extra)}"
+                    f"cannot combine {value!r} with {', '.join(extra)}", where=f"{where}.value"
                 )
             value = {**(value or {}), **extra}
         entries.append((float(at), i, where, f, value, duration))
@@ -224,7 +227,7 @@ def explicit_ops(schedule: Sequence[Any], nodes: Sequence[str] | None = None) ->
         kind, fault = _split_f(f, where)
         if kind == "stop":
             if duration is not None:
-                raise NemesisError(f"{where}.duration: a stop op has no duration")
+                raise NemesisError("a stop op has no duration", where=f"{where}.duration")
             active.pop(fault, None)
             ops.append(FaultOp(stop_f(fault), None, at=at, source=where))
             continue
@@ -232,8 +235,9 @@ def explicit_ops(schedule: Sequence[Any], nodes: Sequence[str] | None = None) ->
         previous = active.get(fault)
         if previous is not None and (previous[1] is None or previous[1] > at):
             raise NemesisError(
-                f"{where}.at: {fault} starts at {at:g}s while the {fault} from {previous[2]} "
-                f"(at {previous[0]:g}s) is still active; give it a duration or stop it first"
+                f"{fault} starts at {at:g}s while the {fault} from {previous[2]} "
+                f"(at {previous[0]:g}s) is still active; give it a duration or stop it first",
+                where=f"{where}.at",
             )
         end = None if duration is None else at + float(duration)
         active[fault] = (at, end, where)
@@ -250,7 +254,8 @@ def _split_f(f: str, where: str) -> tuple[str, str]:
     if f in FAULTS:
         return "start", f
     raise NemesisError(
-        f"{where}.fault: unknown fault {f!r} (expected one of {', '.join(FAULTS)}, or start-/stop- one)"
+        f"unknown fault {f!r} (expected one of {', '.join(FAULTS)}, or start-/stop- one)",
+        where=f"{where}.fault",
     )
 
 

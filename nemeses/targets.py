@@ -51,16 +51,17 @@ def validate_target(spec: Any, nodes: Sequence[str] | None, where: str) -> None:
         if spec in TARGETS or _is_node(spec, nodes):
             return
         raise NemesisError(
-            f"{where}: unknown target {spec!r} (expected one of {', '.join(TARGETS)}, "
-            f"a node name or a list of node names)"
+            f"unknown target {spec!r} (expected one of {', '.join(TARGETS)}, "
+            f"a node name or a list of node names)",
+            where=where,
         )
     if isinstance(spec, list) and spec and all(isinstance(n, str) for n in spec):
         unknown = [n for n in spec if not _is_node(n, nodes)]
         if unknown:
-            raise NemesisError(f"{where}: unknown node(s) {', '.join(unknown)}")
+            raise NemesisError(f"unknown node(s) {', '.join(unknown)}", where=where)
         return
     raise NemesisError(
-        f"{where}: a target must be a name or a non-empty list of node names, not {spec!r}"
+        f"a target must be a name or a non-empty list of node names, not {spec!r}", where=where
     )
 
 

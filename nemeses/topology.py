@@ -87,20 +87,22 @@ def bridge(nodes: Sequence[str], rng: random.Random) -> Grudge:
 def parse_grudge(raw: Any, nodes: Sequence[str], where: str) -> Grudge:
     """Validate an explicit grudge {node: [nodes it cannot reach]} and symmetrise it."""
     if not isinstance(raw, Mapping) or not raw:
-        raise NemesisError(f"{where}: a grudge must be a mapping {{node: [nodes it cannot reach]}}")
+        raise NemesisError(
+            "a grudge must be a mapping {node: [nodes it cannot reach]}", where=where
+        )
     cuts: list[tuple[str, str]] = []
     for node, blocked in raw.items():
         if node not in nodes:
-            raise NemesisError(f"{where}: unknown node {node!r} (nodes: {', '.join(nodes)})")
+            raise NemesisError(f"unknown node {node!r} (nodes: {', '.join(nodes)})", where=where)
         if isinstance(blocked, str):
             blocked = [blocked]
         if not isinstance(blocked, list) or not all(isinstance(b, str) for b in blocked):
-            raise NemesisError(f"{where}.{node}: expected a list of node names")
+            raise NemesisError("expected a list of node names", where=f"{where}.{node}")
         for other in blocked:
             if other not in nodes:
-                raise NemesisError(f"{where}.{node}: unknown node {other!r}")
+                raise NemesisError(f"unknown node {other!r}", where=f"{where}.{node}")
             if other == node:
-                raise NemesisError(f"{where}.{node}: a node cannot be cut off from itself")
+                raise NemesisError("a node cannot be cut off from itself", where=f"{where}.{node}")
             cuts.append((node, other))
     return from_cuts(nodes, cuts)
 

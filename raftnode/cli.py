@@ -55,6 +55,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="switch on a planted bug (repeatable); see --list-bugs",
     )
     p.add_argument("--list-bugs", action="store_true", help="list the planted bugs and exit")
+    p.add_argument(
+        "--maelstrom",
+        action="store_true",
+        help="speak the Maelstrom node protocol on stdin/stdout instead of TCP and HTTP "
+        "(ids come from init; --data-dir optional: default a temporary one)",
+    )
     p.add_argument("--tick-ms", type=int, default=10, help="logical tick length (default 10)")
     p.add_argument(
         "--election-ms",
@@ -202,6 +208,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, what in sorted(bugs.items()):
             print(f"{name:<{width}}  {what}")
         return EXIT_OK
+    if args.maelstrom:
+        from raftnode.maelstrom import main as maelstrom_main
+
+        return maelstrom_main(args, parser)
     try:
         opts = options_from_args(args)
     except ValueError as exc:

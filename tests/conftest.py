@@ -2,33 +2,41 @@
 
 CI runs as root with every package installed, so there these tests always run; on a
 developer machine without them they skip with a reason that says what is missing.
+
+Why the netns check is a marker evaluated at setup: it creates (and deletes) a network
+namespace, which only a run that selects such a test should do, and at most once.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
-import subprocess
 
 import pytest
 
+from harness.hosts import netns
 
-def _can_admin_network() -> bool:
-    if os.geteuid() != 0 or shutil.which("ip") is None:
-        return False
-    probe = f"sbprobe{os.getpid()}"
-    made = subprocess.run(["ip", "netns", "add", probe], capture_output=True).returncode == 0
-    if made:
-        subprocess.run(["ip", "netns", "delete", probe], capture_output=True)
-    return made
+requires_netns = pytest.mark.requires_netns
+NETNS_REASON = "needs root and iproute2 able to create network namespaces (CI has both)"
 
 
-CAN_ADMIN_NETWORK = _can_admin_network()
+@functools.cache
+def can_admin_network() -> tuple[bool, str]:
+    """Whether this process may create network namespaces, and why not (tried once)."""
+    return netns.can_admin_network()
 
-requires_netns = pytest.mark.skipif(
-    not CAN_ADMIN_NETWORK,
-    reason="needs root and iproute2 able to create network namespaces (CI has both)",
-)
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"requires_netns: {NETNS_REASON}; skips otherwise")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("requires_netns") is not None:
+        ok, why = can_admin_network()
+        if not ok:
+            pytest.skip(f"{NETNS_REASON}: {why}")
 
 
 def requires_command(name: str, package: str) -> pytest.MarkDecorator:

@@ -20,4 +20,4 @@ def workload(options: WorkloadOptions) -> Workload:
             return OpRequest("read", None, key)
         return OpRequest("append", next_int(process), key)
 
-    return Workload(name="append", generator=keyed(choose), final=read_each(keys), keys=keys)
+    return Workload(name="append", generator=keyed(choose), final=read_each(keys))

@@ -28,10 +28,4 @@ def workload(options: WorkloadOptions) -> Workload:
     setup = seq(
         OpRequest("write", INITIAL_BALANCE, account, {"setup": True}) for account in accounts
     )
-    return Workload(
-        name="bank",
-        generator=keyed(choose),
-        final=read_each(accounts),
-        setup=setup,
-        keys=accounts,
-    )
+    return Workload(name="bank", generator=keyed(choose), final=read_each(accounts), setup=setup)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from harness.core.generators import Generator, OpRequest, Process, fn, seq
@@ -19,14 +19,13 @@ from harness.core.generators import Generator, OpRequest, Process, fn, seq
 class Workload:
     """A workload: ``generator`` drives the clients for the test's time limit,
     ``setup`` (optional) runs once before it, ``final`` issues the final reads after
-    recovery (the runner tags them ``final``). ``name``/``model`` go to the checkers."""
+    recovery (the runner tags them ``final``). ``name`` tells the checkers which checks
+    apply (checkers.composite picks the model from it)."""
 
     name: str
     generator: Generator
     final: Generator | None = None
     setup: Generator | None = None
-    model: str | None = None
-    keys: list[str] = field(default_factory=list)
 
 
 @dataclass

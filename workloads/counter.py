@@ -25,5 +25,4 @@ def workload(options: WorkloadOptions) -> Workload:
         generator=keyed(choose),
         final=read_each([key]),
         setup=seq([OpRequest("incr", 0, key, {"setup": True})]),
-        keys=[key],
     )

@@ -17,9 +17,4 @@ def workload(options: WorkloadOptions) -> Workload:
     def choose(rng: random.Random, process: Process) -> OpRequest:
         return register_op(rng, pick(rng, keys), options.max_value)
 
-    return Workload(
-        name="kv",
-        generator=keyed(choose),
-        final=read_each(keys),
-        keys=keys,
-    )
+    return Workload(name="kv", generator=keyed(choose), final=read_each(keys))

@@ -25,9 +25,4 @@ def workload(options: WorkloadOptions) -> Workload:
     def choose(rng: random.Random, process: Process) -> OpRequest:
         return register_op(rng, key, options.max_value)
 
-    return Workload(
-        name="register",
-        generator=keyed(choose),
-        final=read_each([key]),
-        keys=[key],
-    )
+    return Workload(name="register", generator=keyed(choose), final=read_each([key]))

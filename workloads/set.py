@@ -17,4 +17,4 @@ def workload(options: WorkloadOptions) -> Workload:
     def choose(rng: random.Random, process: Process) -> OpRequest:
         return OpRequest("append", next_int(process), key)
 
-    return Workload(name="set", generator=keyed(choose), final=read_each([key]), keys=[key])
+    return Workload(name="set", generator=keyed(choose), final=read_each([key]))

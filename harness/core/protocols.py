@@ -1,16 +1,25 @@
-"""The seams of the controller: Host, DB, Client and Nemesis.
+"""The seams of the controller: Host, DB, Client, Nemesis and the RunContext faults see.
 
 Each is a small protocol so that cluster kinds (local / netns / ssh), databases
 (raftnode, etcd, third-party plug-ins) and faults can be combined freely. The runner
 only ever talks to these; nothing above this layer knows which kind of host it drives.
+
+What only some DBs can do is a capability: a one-method protocol (``SupportsClockFile``,
+``SupportsBlockPeers``, ``SupportsWalPath``, ``SupportsPid``, ``SupportsBugs``) or the
+``Hostless`` marker, tested with ``isinstance``. Why protocols and not ``getattr``
+probes: each capability has one name, one signature and one docstring in one place, so
+a plug-in author reads here what to implement and every caller asks the same question
+the same way.
 """
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 
 class HarnessError(RuntimeError):
@@ -168,8 +177,6 @@ class DB(Protocol):
 
     def client(self, node: str) -> Client: ...
 
-    def data_dir(self, node: str) -> str: ...
-
 
 @dataclass
 class ClientResult:
@@ -195,6 +202,138 @@ class Client(Protocol):
     def close(self) -> None: ...
 
 
+# ----------------------------------------------------------------- DB capabilities
+
+
+@runtime_checkable
+class SupportsClockFile(Protocol):
+    """The clock nemesis can move this DB's wall clocks: with ``options["faketime"]`` set at
+    setup, each node starts under libfaketime (``harness.core.faketime.faketime_env``)
+    reading its offset from this file on the node's host (None: not started that way)."""
+
+    def clock_file(self, node: str) -> str | None: ...
+
+
+@runtime_checkable
+class SupportsBlockPeers(Protocol):
+    """Partitions without a network stack to cut (the ``local`` kind): the node itself
+    drops all traffic to and from ``peers`` until called again with ``[]``."""
+
+    def block_peers(self, node: str, peers: list[str]) -> None: ...
+
+
+@runtime_checkable
+class SupportsPreflight(Protocol):
+    """The DB's own refusals before anything starts (a missing binary, an option it
+    does not know, a fault it cannot take): ``preflight(spec)`` raises HarnessError
+    with one line naming the fix. ``harness.spec.validate_spec`` calls it."""
+
+    def preflight(self, spec: Any) -> None: ...
+
+
+@runtime_checkable
+class SupportsVersion(Protocol):
+    """The DB can say which version it runs (recorded in ``<store>/db.json`` and in
+    results.json as ``db_version``); None when it cannot tell."""
+
+    def version(self) -> str | None: ...
+
+
+@runtime_checkable
+class PolledStatus(Protocol):
+    """The DB's nodes write no Raft events of their own: the runner's status poller
+    (``harness.status_poller``) samples ``probe()`` and writes role/vote/commit events
+    for them. ``evidence_limits`` names the safety properties that sampled status cannot
+    show, and why. Declared by ``poll_status = True``."""
+
+    poll_status: Literal[True]
+    evidence_limits: dict[str, str]
+
+
+@runtime_checkable
+class RoutesPeerTraffic(Protocol):
+    """The DB carries its nodes' peer traffic itself (the Maelstrom DB routes every
+    message through the controller), so host-level routes never touch it: partitions go
+    through its SupportsBlockPeers hook on every cluster kind. ``routes_peer_traffic = True``."""
+
+    routes_peer_traffic: Literal[True]
+
+
+@runtime_checkable
+class SupportsWalPath(Protocol):
+    """The disk nemesis can damage this DB's write-ahead log: its path on the node's host."""
+
+    def wal_path(self, node: str) -> str: ...
+
+
+@runtime_checkable
+class SupportsPid(Protocol):
+    """The node's process id on its host (None while it is down), so faults can check a
+    kill or a pause at the process level and the controller log can name it."""
+
+    def pid(self, node: str) -> int | None: ...
+
+
+@runtime_checkable
+class SupportsBugs(Protocol):
+    """The DB has planted bugs (``--bug NAME``). ``check_bugs`` raises ValueError with one
+    line naming the unknown names and the known ones; the spec calls it before anything
+    starts, and the names reach ``setup`` as ``options["bugs"]``. A DB without it takes
+    no bugs."""
+
+    def check_bugs(self, names: Sequence[str]) -> None: ...
+
+
+@runtime_checkable
+class Hostless(Protocol):
+    """The DB runs inside the controller (the null DB): no cluster is opened, ``setup``
+    gets node names instead of NodeSpecs, and only faults that go through the DB itself
+    (``nemeses.HOSTLESS_FAULTS``) apply. Declared by a class attribute ``hostless = True``."""
+
+    hostless: Literal[True]
+
+
+def is_hostless(db: object) -> bool:
+    """Whether ``db`` declares the Hostless capability."""
+    return isinstance(db, Hostless) and db.hostless is True
+
+
+# ----------------------------------------------------------------- what faults see
+
+
+class ClusterView(Protocol):
+    """What faults see of a cluster: its kind and the Host running each node."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def hosts(self) -> Mapping[str, Host]: ...
+
+
+class RunContext(Protocol):
+    """The running test as every Nemesis method gets it (``harness.context.TestContext``
+    is the real one; tests may pass any object of this shape). ``cluster`` is None for a
+    Hostless DB; ``leader()`` probes the nodes and names the current leader, if any."""
+
+    @property
+    def cluster(self) -> ClusterView | None: ...
+
+    @property
+    def db(self) -> DB: ...
+
+    @property
+    def nodes(self) -> Sequence[str]: ...
+
+    @property
+    def rng(self) -> random.Random: ...
+
+    @property
+    def log(self) -> logging.Logger: ...
+
+    def leader(self) -> str | None: ...
+
+
 @runtime_checkable
 class Nemesis(Protocol):
     """A family of faults. `invoke` applies one fault op and returns what was done
@@ -204,10 +343,10 @@ class Nemesis(Protocol):
     name: str
     fs: tuple[str, ...]  # the op names it handles, e.g. ("start-partition", "stop-partition")
 
-    def setup(self, ctx: Any) -> None: ...
+    def setup(self, ctx: RunContext) -> None: ...
 
-    def invoke(self, f: str, value: Any, ctx: Any) -> Any: ...
+    def invoke(self, f: str, value: Any, ctx: RunContext) -> Any: ...
 
-    def heal_all(self, ctx: Any) -> None: ...
+    def heal_all(self, ctx: RunContext) -> None: ...
 
-    def teardown(self, ctx: Any) -> None: ...
+    def teardown(self, ctx: RunContext) -> None: ...

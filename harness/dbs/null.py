@@ -20,6 +20,9 @@ from typing import Any
 
 from harness.core.protocols import ClientResult, NodeSpec, Probe
 
+# What `db_options` may set (docs/running.md, "The null DB").
+OPTIONS = ("latency_s", "info_rate", "fail_rate", "stale_reads", "seed")
+
 
 class NullStore:
     """The shared state: a dict of keys plus the lock that makes ops atomic."""
@@ -111,6 +114,7 @@ class NullDB:
     """An in-process DB: node names are labels; kill/pause just mark a node down."""
 
     name = "null"
+    hostless = True  # harness.core.protocols.Hostless: no cluster, no hosts
 
     def __init__(
         self,
@@ -131,14 +135,14 @@ class NullDB:
         self.running: set[str] = set()
         self.paused: set[str] = set()
 
-    @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> NullDB:
-        """Build from a spec's ``db_options`` (unknown keys are ignored)."""
-        keys = ("latency_s", "info_rate", "fail_rate", "stale_reads", "seed")
-        return cls(**{k: options[k] for k in keys if k in options})
-
     def setup(self, nodes: Sequence[NodeSpec] | Sequence[str], options: Mapping[str, Any]) -> None:
+        """The runner passes node names (the DB is Hostless) and the spec's options: the
+        test's ``seed`` and the ``db_options`` above, which override the constructor's
+        values (other keys, such as ``bugs``, are not the null DB's and are ignored)."""
         self.nodes = [n if isinstance(n, str) else n.name for n in nodes]
+        for key in OPTIONS:
+            if options.get(key) is not None:
+                setattr(self, key, options[key])
 
     def start(self, node: str) -> None:
         self.running.add(node)
@@ -180,6 +184,3 @@ class NullDB:
 
     def client(self, node: str) -> NullClient:
         return NullClient(self, node)
-
-    def data_dir(self, node: str) -> str:
-        return ""

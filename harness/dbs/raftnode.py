@@ -7,8 +7,9 @@ the host's workdir. `start` waits until the node's client port answers, so a nod
 cannot start (port in use, corrupt data dir, missing python) fails right there with
 its last log line, naming host and command.
 
-Optional capabilities (docs/interfaces.md §6): `block_peers` (local partitions through
-POST /admin/partition), `clock_file` (libfaketime offset file), `wal_path`.
+Optional capabilities (harness.core.protocols, docs/interfaces.md §6): `block_peers`
+(local partitions through POST /admin/partition), `clock_file` (libfaketime offset
+file), `wal_path`, `pid`, `check_bugs` (raftnode's planted bugs).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import raftnode
 from harness.core.faketime import faketime_env
 from harness.core.protocols import HarnessError, HostError, NodeSpec, Probe
 from harness.dbs.raftnode_client import RaftnodeClient, get_json
+from raftnode.bugs import check_bugs
 
 TIMING_FLAGS = {
     "tick_ms": "--tick-ms",
@@ -300,6 +302,10 @@ class RaftnodeDB:
 
     def data_dir(self, node: str) -> str:
         return self._node(node).spec.data_dir
+
+    def check_bugs(self, names: Sequence[str]) -> None:
+        """Planted-bug names are raftnode's own (raftnode.bugs): one check, theirs."""
+        check_bugs(list(names))
 
     def wal_path(self, node: str) -> str:
         return posixpath.join(self._node(node).spec.data_dir, "wal.log")

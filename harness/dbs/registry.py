@@ -5,8 +5,10 @@ A third-party package declares, in its pyproject.toml,
     [project.entry-points."splitbrain.dbs"]
     mydb = "mypkg.splitbrain_db:MyDB"
 
-and `splitbrain test --db mydb` loads it (see docs/plugins.md). The built-in raftnode
-adapter is also listed here so that a source checkout works before `pip install -e .`.
+and `splitbrain test --db mydb` loads it (see docs/plugins.md). The built-in DBs (raftnode,
+etcd and the in-process null DB) are registered the same way in splitbrain's own
+pyproject.toml, and also listed here so that a source checkout works before
+`pip install -e .`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from typing import Any
 from harness.core.protocols import DB, HarnessError
 
 GROUP = "splitbrain.dbs"
-BUILTIN = {"raftnode": "harness.dbs.raftnode:RaftnodeDB"}
+BUILTIN = {
+    "null": "harness.dbs.null:NullDB",
+    "raftnode": "harness.dbs.raftnode:RaftnodeDB",
+    "etcd": "harness.dbs.etcd:EtcdDB",
+    "maelstrom": "harness.dbs.maelstrom:MaelstromDB",
+    "pysyncobj": "harness.dbs.pysyncobj_db:PySyncObjDB",
+}
 
 
 def _entry_points() -> dict[str, EntryPoint]:

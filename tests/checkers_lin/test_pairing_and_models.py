@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from checkers.composite import LIN_MODELS
 from checkers.history import HistoryError, pair_history
-from checkers.models import MODELS, ModelError, get_model, model_for_workload
+from checkers.models import MODELS, ModelError, get_model
 
 from .helpers import build, prepared
 
@@ -150,8 +151,9 @@ def test_registry():
         assert get_model(name).name == name
     with pytest.raises(ValueError, match="unknown model"):
         get_model("nope")
-    assert model_for_workload("kv") == "cas-register"
-    assert model_for_workload("bank") is None
+    # one table says which model checks which workload (or imported history family)
+    assert set(LIN_MODELS.values()) <= set(MODELS)
+    assert LIN_MODELS["kv"] == "kv" and "bank" not in LIN_MODELS
 
 
 def test_partition_splits_by_key_except_kv_whole():

@@ -88,7 +88,6 @@ def test_missing_inputs_and_unknown_model_exit_2(tmp_path):
     path = _set_file(tmp_path / "h.jsonl", lost=False)
     result = _invoke(path, "--events", tmp_path / "no-events")
     assert result.exit_code == 2 and "events directory not found" in result.output
-    pytest.importorskip("checkers.models")
     result = _invoke(path, "--model", "no-such-model")
     assert result.exit_code == 2 and "unknown model" in result.output
 
@@ -119,7 +118,6 @@ def test_events_option_for_a_history_file(tmp_path):
 
 def test_porcupine_histories_get_their_expected_exit_codes():
     """Model inference end to end: etcd logs as cas registers, kv files as string kv."""
-    pytest.importorskip("checkers.linearizability", reason="linearizability checker not built yet")
     if not (PORCUPINE / "expected.tsv").is_file():
         pytest.skip("shared Porcupine data not present")
     rows = [line.split("\t") for line in (PORCUPINE / "expected.tsv").read_text().splitlines()[1:]]

@@ -12,8 +12,7 @@ import sys
 import pytest
 
 from checkers.raft_safety import check_events
-
-testing = pytest.importorskip("raftnode.testing", reason="raftnode not built yet")
+from raftnode import testing
 
 pytestmark = [pytest.mark.process, pytest.mark.slow]
 

@@ -14,7 +14,7 @@ import pytest
 from harness.cluster import default_cluster_kind, open_cluster
 from harness.core.protocols import HarnessError
 from harness.hosts import lab_state, local_state, netns, procs
-from tests.conftest import CAN_ADMIN_NETWORK, requires_netns
+from tests.conftest import can_admin_network, requires_netns
 from tests.harness_hosts.conftest import lab_leftovers, wait_for
 
 
@@ -58,7 +58,7 @@ def test_bad_requests_are_one_line_errors(kind, names, kwargs, message):
 
 def test_default_kind_explains_itself():
     kind, reason = default_cluster_kind()
-    assert kind == ("netns" if CAN_ADMIN_NETWORK else "local")
+    assert kind == ("netns" if can_admin_network()[0] else "local")
     assert reason.startswith(kind + ":") and "\n" not in reason
 
 

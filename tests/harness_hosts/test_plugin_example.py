@@ -15,22 +15,28 @@ from harness.dbs.registry import available_dbs, load_db
 DOC = Path(__file__).resolve().parents[2] / "docs" / "plugins.md"
 
 
-@pytest.fixture
-def toykv_installed(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)
-    (source,) = [b for b in blocks if "class ToyKVDB" in b]
-    (tmp_path / "toykv.py").write_text(source)
-    info = tmp_path / "toykv-0.1.dist-info"
+def install_doc_plugin(doc: Path, marker: str, name: str, tmp_path: Path, monkeypatch) -> None:
+    """Install the ```python block of `doc` that contains `marker` as module `name`, with
+    the `splitbrain.dbs` entry point the doc's pyproject snippet declares (also used by
+    tests/etcd/test_adapter_example.py for docs/adapters.md)."""
+    text = doc.read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, re.S)
+    (source,) = [b for b in blocks if marker in b]
+    (tmp_path / f"{name}.py").write_text(source)
+    info = tmp_path / f"{name}-0.1.dist-info"
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toykv\nVersion: 0.1\n")
-    entry = re.search(
-        r'\[project\.entry-points\."splitbrain\.dbs"\]\n(toykv = "[^"]+")', DOC.read_text()
-    )
-    assert entry is not None, "the pyproject snippet in docs/plugins.md changed"
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    entry = re.search(rf'\[project\.entry-points\."splitbrain\.dbs"\]\n({name} = "[^"]+")', text)
+    assert entry is not None, f"the pyproject snippet in {doc.name} changed"
     (info / "entry_points.txt").write_text(
         "[splitbrain.dbs]\n" + entry.group(1).replace('"', "") + "\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
+
+
+@pytest.fixture
+def toykv_installed(tmp_path, monkeypatch):
+    install_doc_plugin(DOC, "class ToyKVDB", "toykv", tmp_path, monkeypatch)
     yield
     sys.modules.pop("toykv", None)
 

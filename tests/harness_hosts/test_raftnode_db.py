@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,39 +13,13 @@ from harness.core.protocols import HostError
 from harness.dbs.raftnode import RaftnodeDB
 from harness.dbs.raftnode_client import get_json
 from harness.hosts import procs
-from tests.conftest import CAN_ADMIN_NETWORK, requires_command
+from tests.conftest import requires_command, requires_netns
 from tests.harness_hosts.conftest import wait_for
 
 pytestmark = pytest.mark.process
 
 
-def _raftnode_runs() -> tuple[bool, str]:
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-m", "raftnode", "--list-bugs"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return False, str(exc)
-    return proc.returncode == 0, (proc.stderr.strip().splitlines() or ["?"])[-1]
-
-
-_OK, _WHY = _raftnode_runs()
-requires_raftnode = pytest.mark.skipif(not _OK, reason=f"raftnode is not runnable yet: {_WHY}")
-KINDS = [
-    "local",
-    pytest.param(
-        "netns",
-        marks=[
-            pytest.mark.root,
-            pytest.mark.skipif(
-                not CAN_ADMIN_NETWORK, reason="needs root and iproute2 for network namespaces"
-            ),
-        ],
-    ),
-]
+KINDS = ["local", pytest.param("netns", marks=[pytest.mark.root, requires_netns])]
 NODES = ["n1", "n2", "n3"]
 
 
@@ -80,8 +52,6 @@ def until_ok(client, f: str, key, value, timeout: float = 30.0):
 
 @pytest.fixture(params=KINDS)
 def raft(request):
-    if not _OK:
-        pytest.skip(f"raftnode is not runnable yet: {_WHY}")
     cluster = open_cluster(request.param, NODES)
     db = RaftnodeDB()
     started: list[int] = []
@@ -153,7 +123,6 @@ def test_teardown_leaves_no_process_and_logs_are_listed(raft):
     db.teardown()  # safe twice
 
 
-@requires_raftnode
 def test_port_in_use_is_a_clear_error_naming_host_and_command():
     cluster = open_cluster("local", ["n1"])
     db = RaftnodeDB(start_timeout=30)
@@ -177,7 +146,6 @@ def test_port_in_use_is_a_clear_error_naming_host_and_command():
         cluster.close()
 
 
-@requires_raftnode
 def test_block_peers_sets_the_admin_partition():
     with open_cluster("local", NODES) as cluster:
         db = RaftnodeDB()
@@ -198,7 +166,6 @@ def test_block_peers_sets_the_admin_partition():
             db.teardown()
 
 
-@requires_raftnode
 @requires_command(FAKETIME_LIB, "faketime")
 def test_faketime_clock_file_moves_the_node_clock():
     with open_cluster("local", ["n1"]) as cluster:
@@ -223,9 +190,8 @@ def test_unknown_node_is_a_clear_error():
         db.start("n7")
 
 
-@requires_raftnode
 @pytest.mark.root
-@pytest.mark.skipif(not CAN_ADMIN_NETWORK, reason="needs root and iproute2 for network namespaces")
+@requires_netns
 @requires_command("/usr/sbin/sshd", "openssh-server")
 @requires_command("ssh-keygen", "openssh-client")
 def test_raftnode_over_ssh_uploads_code_and_runs(tmp_path):

@@ -7,15 +7,20 @@ import textwrap
 
 import pytest
 
-from harness.core.protocols import DB, HarnessError
+from harness.core.protocols import DB, HarnessError, is_hostless
 from harness.dbs.registry import available_dbs, load_db
 
 
 def test_raftnode_is_available():
-    pytest.importorskip("raftnode")
     db = load_db("raftnode")
     assert isinstance(db, DB) and db.name == "raftnode"
     assert "raftnode" in available_dbs()
+
+
+def test_null_is_registered_like_any_db():
+    db = load_db("null")
+    assert isinstance(db, DB) and is_hostless(db) and not is_hostless(load_db("raftnode"))
+    assert {"null", "raftnode"} <= set(available_dbs())
 
 
 def test_unknown_db_lists_the_choices():

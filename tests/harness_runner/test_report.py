@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from checkers.history import Op, write_jsonl
-from harness.report import fault_windows, find_counterexamples, pair_ops, timeline, write_report
+import pytest
+
+from checkers.history import Op
+from harness.report import fault_windows, find_counterexamples, timeline, write_report
 from harness.spec import TestSpec
 
 
@@ -28,15 +30,8 @@ def history() -> list[Op]:
     return ops
 
 
-def test_pairs_and_windows() -> None:
-    ops = history()
-    pairs = pair_ops(ops)
-    assert [(i.f, d.type if d else None) for i, d in pairs] == [
-        ("write", "ok"),
-        ("read", "info"),
-        ("read", None),
-    ]
-    assert fault_windows(ops, 1000) == [("partition", 200, 700), ("kill", 900, 1000)]
+def test_windows() -> None:
+    assert fault_windows(history(), 1000) == [("partition", 200, 700), ("kill", 900, 1000)]
 
 
 def test_timeline_geometry() -> None:
@@ -45,6 +40,9 @@ def test_timeline_geometry() -> None:
     write, timed_out, still_open = shape["bars"]
     assert write.color != timed_out.color != still_open.color
     assert write.x == 0 and write.w > 0
+    # the info op's bar ends where it timed out (time 500 of 950)
+    assert timed_out.x + timed_out.w == pytest.approx(500 * shape["width"] / 950)
+    assert "→ ok 1" in write.title and "→ info" in timed_out.title
     assert [w.label for w in shape["windows"]] == ["partition", "kill"]
     assert shape["windows"][0].x < shape["windows"][1].x
 
@@ -65,7 +63,6 @@ def test_counterexample_is_found() -> None:
 
 
 def test_report_renders(tmp_path: Path) -> None:
-    write_jsonl(tmp_path / "history.jsonl", history())
     results = {
         "valid": False,
         "checkers": ["linearizability"],
@@ -82,7 +79,7 @@ def test_report_renders(tmp_path: Path) -> None:
             },
         },
     }
-    path = write_report(tmp_path, TestSpec(name="demo", seed=5), results)
+    path = write_report(tmp_path, TestSpec(name="demo", seed=5), results, history())
     html = path.read_text()
     assert "INVALID" in html and "not linearizable" in html and "p1 read r null -&gt; info" in html
     assert html.count('stroke="#000"') == 1  # the blocked op is outlined in the timeline

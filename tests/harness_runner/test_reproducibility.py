@@ -6,14 +6,11 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-import pytest
-
+import nemeses
 import workloads
 from harness.core import generators as g
 from harness.runner import Runner
 from tests.harness_runner.helpers import null_spec
-
-nemeses = pytest.importorskip("nemeses")
 
 PROCESSES: list[object] = [0, 1, 2, 3, "nemesis"]
 

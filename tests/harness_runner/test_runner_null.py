@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from harness.core import generators as g
 from harness.core.protocols import HarnessError
@@ -173,7 +174,8 @@ def test_setup_failure_is_one_line_and_tears_down(tmp_path: Path) -> None:
     assert result.error == "host n1: start: port in use"
     assert db.torn_down
     assert result.results["valid"] == "unknown"
-    assert (result.run_dir / "results.json").is_file()
+    on_disk = json.loads((result.run_dir / "results.json").read_text())
+    assert on_disk["harness_error"] == "host n1: start: port in use"  # the store says why
 
 
 def test_unhealthy_cluster_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -254,13 +256,52 @@ def test_null_db_takes_kill_and_pause_through_the_real_nemeses(tmp_path: Path) -
 def test_ctrl_c_during_the_check_gives_unknown(tmp_path: Path, monkeypatch) -> None:
     import harness.runner as runner_module
 
-    def interrupted_check(run_dir: Any, spec: Any) -> dict[str, Any]:
+    def interrupted_check(run_dir: Any, spec: Any) -> tuple[dict[str, Any], list[Any]]:
         runner._on_sigint(signal.SIGINT, None)  # what the handler does in the check phase
         raise AssertionError("the handler must raise")
 
     runner = Runner(null_spec(tmp_path, time_limit=0.5))
-    monkeypatch.setattr(runner_module, "check_history", interrupted_check)
+    monkeypatch.setattr(runner_module, "check_run", interrupted_check)
     result = runner.run()
     assert result.valid == "unknown" and result.exit_code == 2 and result.interrupted
     assert result.results["error"] == "check interrupted by Ctrl-C"
     assert json.loads((result.run_dir / "results.json").read_text())["valid"] == "unknown"
+
+
+class HostedNullDB(NullDB):
+    """The null DB as if it needed hosts: the runner opens a cluster for it."""
+
+    hostless = False
+
+
+def test_test_yaml_records_the_seed_and_cluster_kind_it_ran_with(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import harness.runner as runner_module
+
+    monkeypatch.setattr(runner_module, "default_cluster_kind", lambda: ("local", "local: test"))
+    result = Runner(null_spec(tmp_path, seed=None), db=HostedNullDB()).run()
+    assert result.error is None and result.valid is True
+    recorded = yaml.safe_load((result.run_dir / "test.yaml").read_text())
+    assert recorded["cluster"] == "local" and isinstance(recorded["seed"], int)
+    again = yaml.safe_load((Runner(null_spec(tmp_path)).run().run_dir / "test.yaml").read_text())
+    assert again["cluster"] is None  # hostless: no cluster kind to choose
+
+
+def test_history_is_read_once_for_checkers_and_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import checkers.composite as composite
+
+    reads: list[Path] = []
+    real = composite.load_history
+
+    def counting(path: Any, *args: Any, **kwargs: Any) -> Any:
+        reads.append(Path(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(composite, "load_history", counting)
+    result = Runner(null_spec(tmp_path, workload="register", time_limit=1.0)).run()
+    assert result.valid is True
+    assert reads == [result.run_dir / "history.jsonl"]
+    assert "<rect" in (result.run_dir / "report.html").read_text()  # the report drew the ops

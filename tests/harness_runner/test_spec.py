@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from harness.spec import ScheduleEntry, SpecError, TestSpec, build_spec, load_yaml
+from harness.spec import ScheduleEntry, SpecError, TestSpec, build_spec, load_yaml, validate_spec
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -114,6 +114,23 @@ def test_to_yaml_round_trips(tmp_path: Path) -> None:
         ("- a\n- b\n", "top level: expected a mapping of fields, got list"),
         ("workload: [unclosed\n", "invalid YAML"),
         ("db_options: 3\n", "db_options: expected a mapping, got 3"),
+        # the schedule goes through the nemeses' own parser, paths in the user's order
+        (
+            "nemesis_schedule:\n  - {at: 9, f: kill}\n  - {at: 1, f: start-partiton}\n",
+            "nemesis_schedule[1].fault: unknown fault 'start-partiton'",
+        ),
+        (
+            "nemesis:\n  schedule:\n    - {at: 2, f: partition, topology: rign}\n",
+            "nemesis.schedule[0].value.topology: unknown value 'rign'",
+        ),
+        (
+            "nodes: 3\nnemesis_schedule:\n  - {at: 2, f: kill, value: [n1, n7]}\n",
+            "nemesis_schedule[0].value.target: unknown node(s) n7",
+        ),
+        (
+            "nemesis_schedule:\n  - {at: 1, f: partition}\n  - {at: 2, f: partition}\n",
+            "nemesis_schedule[1].at: partition starts at 2s while the partition from",
+        ),
     ],
 )
 def test_bad_yaml_names_the_field(tmp_path: Path, text: str, expected: str) -> None:
@@ -144,3 +161,33 @@ def test_yaml_dump_of_spec_is_plain_data() -> None:
     spec = build_spec({"nemesis_schedule": [{"at": 1, "f": "kill"}]}, "cli")
     data = yaml.safe_load(spec.to_yaml())
     assert data["nemesis_schedule"] == [{"at": 1.0, "f": "kill"}]
+
+
+def test_spec_error_is_structured(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        load_yaml(write(tmp_path, "nemesis:\n  interval: abc\n"))
+    error = info.value
+    assert (error.source, error.path) == (str(tmp_path / "spec.yaml"), "nemesis.interval")
+    assert error.problem == "expected a number > 0, got 'abc'"
+
+
+@pytest.mark.parametrize(
+    ("fields", "path", "problem"),
+    [
+        ({"db": "nosuchdb"}, "db", "unknown db 'nosuchdb' (available: "),
+        ({"db": "null", "bugs": ["stale-read"]}, "bugs", "db null has no planted bugs"),
+        ({"bugs": ["stale-read", "gremlins"]}, "bugs", "gremlins"),
+        ({"cluster": "ssh", "ssh_hosts": "/nonexistent/hosts.yaml"}, "ssh_hosts", "no such file"),
+    ],
+)
+def test_validate_spec_checks_what_the_spec_names(fields, path, problem) -> None:
+    spec = build_spec(fields, "spec.yaml")
+    with pytest.raises(SpecError) as info:
+        validate_spec(spec, "spec.yaml")
+    assert info.value.path == path and problem in info.value.problem
+
+
+def test_validate_spec_accepts_the_default_and_a_null_run() -> None:
+    assert validate_spec(TestSpec(), "cli") == TestSpec()
+    validate_spec(build_spec({"db": "null", "nemesis": "kill,pause"}, "cli"), "cli")
+    validate_spec(build_spec({"bugs": ["stale-read", "no-fsync"]}, "cli"), "cli")

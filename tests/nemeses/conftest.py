@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from harness.hosts import netns
 from harness.hosts.local import LocalHost
+from tests.conftest import NETNS_REASON, can_admin_network
 from tests.nemeses.fakedb import Cluster, Ctx, StubDB
 
 NODES = ["n1", "n2", "n3"]
@@ -48,11 +50,9 @@ def netns_faketime_ctx(tmp_path: Path) -> Iterator[Ctx]:
 
 
 def _netns_ctx(tmp_path: Path, *, faketime: bool) -> Iterator[Ctx]:
-    from tests.conftest import CAN_ADMIN_NETWORK
-
-    if not CAN_ADMIN_NETWORK:
-        pytest.skip("needs root and iproute2 able to create network namespaces (CI has both)")
-    netns = pytest.importorskip("harness.hosts.netns")
+    ok, why = can_admin_network()
+    if not ok:
+        pytest.skip(f"{NETNS_REASON}: {why}")
     record = netns.create_lab(NODES)
     db = None
     try:

@@ -7,6 +7,7 @@ clock-shifted, WALs cut — without depending on raftnode, on any Host (local or
 from __future__ import annotations
 
 import json
+import logging
 import random
 import signal
 import socket
@@ -163,13 +164,13 @@ class Cluster:
 
 @dataclass
 class Ctx:
-    """The parts of harness.context.TestContext a nemesis uses."""
+    """A harness.core.protocols.RunContext without the runner."""
 
-    cluster: Cluster
+    cluster: Cluster | None
     db: Any
     nodes: list[str]
     rng: random.Random = field(default_factory=lambda: random.Random(1))
-    log: Any = None
+    log: logging.Logger = field(default_factory=lambda: logging.getLogger("splitbrain.test"))
 
     def leader(self) -> str | None:
         for node in self.nodes:

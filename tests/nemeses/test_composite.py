@@ -9,6 +9,9 @@ import pytest
 from nemeses.base import NemesisError
 from nemeses.composite import CompositeNemesis
 from nemeses.fault import Fault
+from tests.nemeses.fakedb import Ctx
+
+NO_CLUSTER = Ctx(cluster=None, db=None, nodes=[])
 
 
 class Recording(Fault):
@@ -51,5 +54,5 @@ def test_heal_all_visits_every_family_in_order_and_reports_failures():
     ]
     nemesis = CompositeNemesis(faults)
     with pytest.raises(NemesisError, match="heal failed for partition: boom"):
-        nemesis.heal_all(None)
+        nemesis.heal_all(NO_CLUSTER)
     assert log == ["heal pause", "heal partition", "heal clock"]

@@ -36,21 +36,6 @@ BASE = {
 }
 
 
-def _runner_available() -> bool:
-    """The runner, the test command and raftnode's entry point exist (not executed)."""
-    import importlib.util
-
-    names = ("harness.runner", "harness.test_command", "raftnode.__main__")
-    try:
-        return all(importlib.util.find_spec(name) is not None for name in names)
-    except ImportError:
-        return False
-
-
-if not _runner_available():
-    pytest.skip("needs harness.test_command, the runner and raftnode", allow_module_level=True)
-
-
 def every(start: float, period: float, until: float, entry: dict[str, Any]) -> list[dict[str, Any]]:
     """The same schedule entry every `period` seconds from `start` until `until`."""
     out, at = [], start

@@ -15,6 +15,7 @@ from nemeses.base import Claims, NemesisError
 from nemeses.clock import ClockNemesis
 from tests.conftest import requires_command
 from tests.nemeses import checks
+from tests.nemeses.fakedb import Cluster, Ctx
 
 pytestmark = pytest.mark.process
 
@@ -149,10 +150,10 @@ def test_partition_on_local_uses_the_db_hook(local_ctx):
     assert all(local_ctx.db.blocked_peers(n) == [] for n in local_ctx.nodes)
 
 
-def test_partition_on_local_without_hook_is_a_clear_error(local_ctx):
-    local_ctx.db.block_peers = None
+def test_partition_on_local_without_hook_is_a_clear_error():
+    without_hook = Ctx(Cluster({}, "local"), db=object(), nodes=[])  # no SupportsBlockPeers
     with pytest.raises(NemesisError, match="netns or ssh cluster kind"):
-        make_fault("partition", random.Random(0)).setup(local_ctx)
+        make_fault("partition", random.Random(0)).setup(without_hook)
 
 
 def test_packet_on_local_is_a_clear_error(local_ctx):

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from harness import sshd
+from harness.cluster import open_cluster
 from harness.core.faketime import FAKETIME_LIB
 from nemeses import make_fault, net
 from tests.conftest import requires_command, requires_netns
@@ -25,7 +27,6 @@ NODES = ["n1", "n2", "n3"]
 @pytest.fixture(scope="module")
 def ssh_lab(tmp_path_factory: pytest.TempPathFactory):
     """One lab of namespaces with sshd in each, shared by the tests of this file."""
-    sshd = pytest.importorskip("harness.sshd")
     with sshd.ssh_lab(NODES, tmp_path_factory.mktemp("sshlab")) as lab:
         yield lab
 
@@ -33,8 +34,7 @@ def ssh_lab(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def ssh_ctx(ssh_lab, tmp_path: Path):
     """Stub nodes started over SSH, under libfaketime where it is installed."""
-    cluster_mod = pytest.importorskip("harness.cluster")
-    cluster = cluster_mod.open_cluster("ssh", NODES, ssh_hosts_file=ssh_lab.hosts_file)
+    cluster = open_cluster("ssh", NODES, ssh_hosts_file=ssh_lab.hosts_file)
     faketime = Path(FAKETIME_LIB).exists()
     db = StubDB(dict(cluster.hosts), tmp_path / "db", leader="n1", faketime=faketime)
     try:
