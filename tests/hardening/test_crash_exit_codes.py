@@ -225,9 +225,9 @@ def test_traceback_goes_to_the_runs_controller_log(tmp_path):
     run's controller.log, the user gets one line."""
     script = (
         "import sys\n"
-        "from harness.spec import TestSpec\n"
-        "def broken(self): raise RuntimeError('spec cannot be written')\n"
-        "TestSpec.to_yaml = broken\n"
+        "from harness.runner import Runner\n"
+        "def broken(self, *args): raise RuntimeError('results cannot be written')\n"
+        "Runner._check = broken\n"
         "from harness.cli import main\n"
         "sys.argv = ['splitbrain', 'test', '--db', 'null', '--time-limit', '0.2',\n"
         f"            '--no-progress', '--store', {str(tmp_path / 'store')!r}]\n"
@@ -239,10 +239,10 @@ def test_traceback_goes_to_the_runs_controller_log(tmp_path):
     line = one_line_error(proc)
     (log,) = (tmp_path / "store").glob("*/*/controller.log")
     assert line == (
-        "splitbrain test: internal error: RuntimeError: spec cannot be written "
+        "splitbrain test: internal error: RuntimeError: results cannot be written "
         f"(exit 2: the verdict is unknown; traceback in {log})"
     )
-    assert "RuntimeError: spec cannot be written" in log.read_text()
+    assert "RuntimeError: results cannot be written" in log.read_text()
 
 
 def test_deeply_nested_spec_is_a_spec_error(tmp_path):
