@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 from pathlib import Path
@@ -105,8 +106,9 @@ def test_unwritable_state_dir_falls_back_to_a_private_one(tmp_path, monkeypatch)
     blocker = tmp_path / "file"
     blocker.write_text("")
     monkeypatch.setenv("SPLITBRAIN_STATE_DIR", str(blocker / "labs"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the fallback's parent
     directory = local_state.run_state_dir()
-    assert directory.is_dir() and directory.name == f"splitbrain-state-{os.getuid()}"
+    assert directory == tmp_path / f"splitbrain-state-{os.getuid()}" and directory.is_dir()
     session = local_state.RunSession("local", run_dir=tmp_path)
     try:
         assert session.path is not None and session.path.parent == directory
