@@ -48,20 +48,16 @@ def _run(
         return check_store(
             history, workload=workload, model=model, budget_s=budget, events_dir=events
         )
-    from checkers.formats import detect_format, load_history
+    from checkers.formats import load_history
 
     read = load_history(history)
-    try:
-        fmt = detect_format(history.read_text(encoding="utf-8"))
-    except (HistoryError, OSError, UnicodeDecodeError):
-        fmt = None
     return check_history(
         read.ops,
         workload=workload,
         model=model,
         budget_s=budget,
         events_dir=events,
-        fmt=fmt,
+        fmt=read.format,
         warnings=read.warnings,
         source=str(history),
     )

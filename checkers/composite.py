@@ -25,7 +25,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +43,7 @@ WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
 DEFAULT_BUDGET_S = 60.0
 RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.jsonl"
+MAX_WARNINGS_SHOWN = 8  # in the human summary; results.json has them all
 DB_INFO_FILE = "db.json"  # written by harness.status_poller.start_status_poller
 
 # The one table of linearizability models: per workload checked for linearizability,
@@ -61,15 +62,16 @@ LIN_WORKLOADS = tuple(w for w in WORKLOADS if w in LIN_MODELS)
 DURABILITY_WORKLOADS = ("register", "kv", "append", "set")
 
 
-def _client_ops(ops: Sequence[Op]) -> list[Op]:
-    return [op for op in ops if op.is_client]
+def _client_ops(ops: Sequence[Op]) -> Iterator[Op]:
+    # hardening (issue 11 item 8): a generator, not a list: `ops` may be a columnar
+    # History, and a list of every client Op would cost ~200 MiB on a 100 MB history.
+    return (op for op in ops if op.is_client)
 
 
 def infer_workload(ops: Sequence[Op]) -> str:
     """Guess the workload from the ops' `f`s and values (for histories recorded elsewhere)."""
-    client = _client_ops(ops)
-    fs = {op.f for op in client}
-    reads = [op.value for op in client if op.type == "ok" and op.f in ("read", "get")]
+    fs = {op.f for op in _client_ops(ops)}
+    reads = [op.value for op in _client_ops(ops) if op.type == "ok" and op.f in ("read", "get")]
     if "transfer" in fs:
         return "bank"
     if "incr" in fs:
@@ -82,7 +84,7 @@ def infer_workload(ops: Sequence[Op]) -> str:
         )
     if "append" in fs:
         return "kv" if any(isinstance(v, str) for v in reads) else "append"
-    keys = {op.key for op in client if op.key is not None}
+    keys = {op.key for op in _client_ops(ops) if op.key is not None}
     if fs & {"get", "put"} or len(keys) > 1:
         return "kv"
     return "register"
@@ -112,7 +114,7 @@ def validate_model(name: str) -> None:
 
 def run_linearizability(ops: Sequence[Op], model: str, budget_s: float) -> Result:
     """Adapt the linearizability checker's LinResult to a Result."""
-    lin = lin_check(list(ops), get_model(model), budget_s=budget_s)
+    lin = lin_check(ops, get_model(model), budget_s=budget_s)  # hardening: no list copy
     details = lin.to_json()
     if isinstance(details, dict):
         details = {k: v for k, v in details.items() if k != "valid"}
@@ -154,7 +156,7 @@ def check_history(
 
     Raises HistoryError if the history's invocations and completions do not pair up
     (no verdict on it would mean anything) and ValueError for an unknown workload."""
-    ops = list(ops)
+    ops = ops if isinstance(ops, Sequence) else list(ops)  # hardening: keep a History as is
     paired = pair_history(ops, source=source)  # validates before any checker runs
     if workload is None:
         workload = infer_workload(ops)
@@ -225,19 +227,36 @@ def safety_coverage(results: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _workload_from_spec(store_dir: Path) -> str | None:
-    """The workload named in the store's test.yaml, if any (the harness writes it)."""
+def _workload_from_spec(store_dir: Path, warnings: list[str]) -> str | None:
+    """The workload named in the store's test.yaml, if any (the harness writes it).
+    hardening (issue 11 item 6): a test.yaml that exists but cannot be used is a warning
+    naming the problem, never silently ignored - the workload is then inferred."""
     spec_path = store_dir / "test.yaml"
     if not spec_path.is_file():
         return None
     try:
         spec = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
-    except Exception:  # noqa: BLE001 - an unreadable spec just means "infer it"
+    except Exception as exc:  # noqa: BLE001 - reported, then the workload is inferred
+        mark, problem = getattr(exc, "problem_mark", None), getattr(exc, "problem", None)
+        if mark is not None and problem:
+            problem = f"invalid YAML at line {mark.line + 1}: {problem}"
+        else:
+            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        warnings.append(f"{spec_path}: unreadable ({problem}); workload inferred from the ops")
         return None
     found = spec.get("workload") if isinstance(spec, dict) else None
     if isinstance(found, dict):
         found = found.get("name")
-    return found if isinstance(found, str) and found in WORKLOADS else None
+    if isinstance(found, str) and found in WORKLOADS:
+        return found
+    if not isinstance(spec, dict):
+        what = "not a mapping of fields"
+    elif found is None:
+        what = "no workload field"
+    else:
+        what = f"workload {found!r} is not one of {', '.join(WORKLOADS)}"
+    warnings.append(f"{spec_path}: {what}; workload inferred from the ops")
+    return None
 
 
 def write_results(path: Path, results: dict[str, Any]) -> None:
@@ -280,8 +299,9 @@ def check_store(
     store = Path(store_dir)
     if history is None:
         history = load_store_history(store)
+    spec_warnings: list[str] = []
     if workload is None:
-        workload = _workload_from_spec(store)
+        workload = _workload_from_spec(store, spec_warnings)
     if events_dir is None and (store / "nodes").is_dir():
         events_dir = store / "nodes"
     results = check_history(
@@ -291,7 +311,7 @@ def check_store(
         budget_s=budget_s,
         events_dir=events_dir,
         fmt="jsonl",
-        warnings=history.warnings,
+        warnings=[*history.warnings, *spec_warnings],
         source=str(store / HISTORY_FILE),
     )
     results.update(_db_info(store))
@@ -343,6 +363,13 @@ def summary_text(results: dict[str, Any], *, max_violations: int = 5) -> str:
     elif not_checked and "raft-safety" not in names:  # else its summary says it
         listed = "; ".join(f"{p} ({why})" for p, why in not_checked.items())
         lines.append(f"  raft safety not checked: {listed}")
-    for warning in results.get("warnings", [])[:5]:
+    # hardening (issue 11 item 6): the checkers' own warnings too (unreadable evidence
+    # lines...), not only with --json; the first few, then how many more.
+    warnings = [*results.get("warnings", [])]
+    warnings += [f"[{n}] {w}" for n in names for w in results.get(n, {}).get("warnings", [])]
+    for warning in warnings[:MAX_WARNINGS_SHOWN]:
         lines.append(f"  warning: {warning}")
+    if len(warnings) > MAX_WARNINGS_SHOWN:
+        more = len(warnings) - MAX_WARNINGS_SHOWN
+        lines.append(f"  ... and {more} more warnings (see results.json)")
     return "\n".join(lines)

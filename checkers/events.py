@@ -13,7 +13,9 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from checkers.history import MAX_LINE_BYTES, decode_json_line
 
 EVENTS_FILE = "events.jsonl"
 DUMP_FILE = "dump.json"
@@ -154,28 +156,32 @@ def _salvage(raw: str) -> Any:
     pos = raw.find('{"', 1)
     while pos != -1:
         try:
-            return json.loads(raw[pos:])
-        except json.JSONDecodeError:
+            return decode_json_line(raw[pos:])
+        except ValueError:
             pos = raw.find('{"', pos + 1)
     return None
+
+
+def _reason(exc: ValueError) -> str:
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
 def _parse_line(
     number: int, raw: str, *, node: str, source: str, warnings: list[str], last: bool
 ) -> Iterator[Event]:
     try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as exc:
+        obj = decode_json_line(raw)  # also refuses NaN, 1e400 and [[[[… (ValueError)
+    except ValueError as exc:
         obj = _salvage(raw)
         if obj is not None:
             warnings.append(
                 f"{source}:{number}: torn event joined with the next one; kept the next"
             )
         elif last and not raw.endswith("\n"):
-            warnings.append(f"{source}:{number}: truncated last line dropped ({exc.msg})")
+            warnings.append(f"{source}:{number}: truncated last line dropped ({_reason(exc)})")
             return
         else:
-            warnings.append(f"{source}:{number}: invalid JSON skipped ({exc.msg})")
+            warnings.append(f"{source}:{number}: invalid JSON skipped ({_reason(exc)})")
             return
     try:
         yield _parse_event(obj, fallback_node=node, source=source, line=number)
@@ -200,7 +206,29 @@ def iter_events(path: Path, *, node: str | None = None, warnings: list[str]) -> 
     except OSError as exc:
         raise EventsError(f"{path}: cannot read ({exc.strerror})") from exc
     with stream:
-        yield from iter_parse_events(stream, node=fallback, source=str(path), warnings=warnings)
+        lines = _bounded_lines(stream, source=str(path), warnings=warnings)
+        yield from iter_parse_events(lines, node=fallback, source=str(path), warnings=warnings)
+
+
+def _bounded_lines(stream: IO[str], *, source: str, warnings: list[str]) -> Iterator[str]:
+    """The stream's lines, a line longer than MAX_LINE_BYTES characters skipped with a
+    warning (and never held whole: a node's events file is not trusted input either).
+    A skipped line still counts, so line numbers stay right."""
+    number = 0
+    while True:
+        raw = stream.readline(MAX_LINE_BYTES)
+        if not raw:
+            return
+        number += 1
+        if len(raw) >= MAX_LINE_BYTES and not raw.endswith("\n"):
+            while raw and not raw.endswith("\n"):
+                raw = stream.readline(MAX_LINE_BYTES)
+            warnings.append(
+                f"{source}:{number}: line longer than {MAX_LINE_BYTES // 2**20} MiB skipped"
+            )
+            yield "\n"  # a blank line in its place
+            continue
+        yield raw
 
 
 def read_events(
@@ -243,8 +271,8 @@ def parse_dump(obj: Any, *, node: str, source: str) -> NodeDump:
 
 def read_dump(path: Path, *, node: str | None = None) -> NodeDump:
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        obj = decode_json_line(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: also bad UTF-8, NaN, [[[[…
         raise EventsError(f"{path}: unreadable dump ({exc})") from exc
     try:
         return parse_dump(obj, node=node or path.parent.name, source=str(path))
@@ -269,12 +297,12 @@ def _peek_node(path: Path) -> str | None:
     """The node named by the first event of a file (files are per node)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as stream:
-            for raw in stream:
+            for raw in _bounded_lines(stream, source=str(path), warnings=[]):
                 if raw.strip():
-                    obj = json.loads(raw)
+                    obj = decode_json_line(raw)
                     node = obj.get("node") if isinstance(obj, dict) else None
                     return str(node) if node is not None else None
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):
         return None
     return None
 

@@ -21,19 +21,29 @@ booleans, `;` comments, `#_` discards and tagged literals (the tag is ignored).
 from __future__ import annotations
 
 import bisect
+import itertools
 import json
+import math
 import re
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from checkers.history import (
+    MAX_NESTING,
     NEMESIS,
+    NO_EXTRA,
     OP_TYPES,
     HistoryError,
+    Interner,
     Op,
     ReadResult,
+    hashable,
+    iter_file_lines,
+    open_history,
     pair_history,
     parse_jsonl,
+    parse_jsonl_lines,
 )
 
 FORMATS = ("jsonl", "edn", "jepsen-log")
@@ -68,6 +78,8 @@ _INT = re.compile(r"[+-]?\d+N?$")
 _FLOAT = re.compile(r"[+-]?\d+(\.\d*)?([eE][+-]?\d+)?M?$")
 _RATIO = re.compile(r"[+-]?\d+/\d+$")
 _CLOSERS = {"[": "]", "(": ")", "{": "}", "#{": "}"}
+# EDN's symbolic values: real floats, but no checker can order or sum them.
+_NON_FINITE = ("##Inf", "##-Inf", "##NaN")
 _CHARS = {"newline": "\n", "space": " ", "tab": "\t", "return": "\r"}
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "\\": "\\", "b": "\b", "f": "\f"}
 
@@ -86,6 +98,7 @@ def _unescape(body: str) -> str:
 
 
 def _atom(text: str) -> Any:
+    """A scalar; ValueError for numbers a history cannot hold (non-finite, too big)."""
     if text == "nil":
         return None
     if text == "true":
@@ -97,10 +110,17 @@ def _atom(text: str) -> Any:
     if _INT.match(text):
         return int(text.rstrip("N"))
     if _FLOAT.match(text):
-        return float(text.rstrip("M"))
+        value = float(text.rstrip("M"))
+        if math.isinf(value):
+            raise ValueError(f"number {text} is out of range (not a finite float)")
+        return value
     if _RATIO.match(text):
         num, den = text.split("/")
+        if int(den) == 0:
+            raise ValueError(f"ratio {text} divides by zero")
         return int(num) / int(den)
+    if text in _NON_FINITE:
+        raise ValueError(f"{text} is not a number a history can hold")
     return text  # a symbol
 
 
@@ -110,6 +130,7 @@ class EdnReader:
     def __init__(self, text: str):
         self.text = text
         self.pos = 0
+        self.depth = 0  # forms being read inside each other (bounded by MAX_NESTING)
 
     def _next_token(self) -> tuple[str, str, int] | None:
         while self.pos < len(self.text):
@@ -133,11 +154,25 @@ class EdnReader:
         return self._form(token), token[2]
 
     def _form(self, token: tuple[str, str, int]) -> Any:
+        """One form; nesting is counted here (collections, tags and discards alike) so
+        that `[[[[…` a million deep is an EdnError, not a RecursionError."""
+        self.depth += 1
+        try:
+            if self.depth > MAX_NESTING:
+                raise EdnError(f"nested more than {MAX_NESTING} levels deep", token[2])
+            return self._form_at_depth(token)
+        finally:
+            self.depth -= 1
+
+    def _form_at_depth(self, token: tuple[str, str, int]) -> Any:
         kind, text, start = token
         if kind == "str":
             return _unescape(text[1:-1])
         if kind == "atom":
-            return _atom(text)
+            try:
+                return _atom(text)
+            except ValueError as exc:
+                raise EdnError(str(exc), start) from None
         if kind == "char":
             name = text[1:]
             if name.startswith("u") and len(name) == 5:
@@ -160,7 +195,7 @@ class EdnReader:
         if text == "{":
             if len(items) % 2:
                 raise EdnError("map with an odd number of forms", start)
-            return {_hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}
+            return {hashable(items[i]): items[i + 1] for i in range(0, len(items), 2)}
         if text == "#{":
             return [item for item in items]
         return items
@@ -184,14 +219,6 @@ class EdnReader:
             items.append(self._form(token))
 
 
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
-    return value
-
-
 def parse_edn(text: str) -> Any:
     """Parse one EDN form (convenience for tests and small values)."""
     reader = EdnReader(text)
@@ -206,7 +233,7 @@ def parse_edn(text: str) -> Any:
 # --- op maps (EDN) -> Op ------------------------------------------------------------------
 
 
-def _op_from_map(obj: Any, *, line: int, source: str | None, position: int) -> Op:
+def _op_from_map(obj: Any, *, line: int, source: str | None, position: int, intern: Interner) -> Op:
     if not isinstance(obj, dict):
         raise HistoryError(
             "expected an op map {:type ... :f ... :process ...}", line=line, source=source
@@ -228,16 +255,17 @@ def _op_from_map(obj: Any, *, line: int, source: str | None, position: int) -> O
     time = obj.get("time", position)
     index = obj.get("index", position)
     return Op(
-        type=op_type,
-        f=str(obj["f"]),
-        process=process,
+        type=intern(op_type),
+        f=intern(str(obj["f"])),
+        process=intern(process),
         value=obj.get("value"),
-        key=obj.get("key"),
+        key=intern(hashable(obj.get("key"))),
         time=int(time) if isinstance(time, int | float) else position,
         index=int(index) if isinstance(index, int) else position,
-        error=obj.get("error"),
-        node=obj.get("node") if isinstance(obj.get("node"), str) else None,
-        extra={str(k): v for k, v in obj.items() if k not in known and isinstance(k, str)},
+        error=intern(obj.get("error")),
+        node=intern(obj.get("node")) if isinstance(obj.get("node"), str) else None,
+        extra={str(k): v for k, v in obj.items() if k not in known and isinstance(k, str)}
+        or NO_EXTRA,
         line=line,
     )
 
@@ -252,7 +280,7 @@ def _split_independent(ops: list[Op]) -> bool:
     if not all(isinstance(op.value, list) and len(op.value) == 2 for op in client):
         return False
     for op in client:
-        op.key, op.value = _hashable(op.value[0]), op.value[1]
+        op.key, op.value = hashable(op.value[0]), op.value[1]
     return True
 
 
@@ -265,7 +293,7 @@ def parse_edn_history(text: str, *, source: str | None = None) -> ReadResult:
         return bisect.bisect_right(line_starts, pos)
 
     reader = EdnReader(text)
-    result = ReadResult(ops=[])
+    result = ReadResult(ops=[], format="edn")
     forms: list[tuple[Any, int]] = []
     while True:
         start = reader.pos
@@ -287,8 +315,11 @@ def parse_edn_history(text: str, *, source: str | None = None) -> ReadResult:
         forms.append((item[0], line_of(item[1])))
     if len(forms) == 1 and isinstance(forms[0][0], list):
         forms = [(op, forms[0][1]) for op in forms[0][0]]
+    intern = Interner()
     for position, (obj, line) in enumerate(forms):
-        result.ops.append(_op_from_map(obj, line=line, source=source, position=position))
+        result.ops.append(
+            _op_from_map(obj, line=line, source=source, position=position, intern=intern)
+        )
     if _split_independent(result.ops):
         result.warnings.append("values read as jepsen.independent [key value] tuples")
     return result
@@ -308,7 +339,7 @@ _LOG_LINE = re.compile(
 
 def parse_jepsen_log(text: str, *, source: str | None = None) -> ReadResult:
     """Jepsen's `jepsen.util` log lines (as in Porcupine's etcd test data)."""
-    result = ReadResult(ops=[])
+    result = ReadResult(ops=[], format="jepsen-log")
     skipped = 0
     lines = text.splitlines()
     for number, raw in enumerate(lines, start=1):
@@ -360,7 +391,19 @@ def parse_jepsen_log(text: str, *, source: str | None = None) -> ReadResult:
 
 def detect_format(text: str) -> str:
     """Which of FORMATS the text looks like, judged by its first meaningful line."""
-    for raw in text.splitlines():
+    found = _format_of_line(text.splitlines())
+    if found is not None:
+        return found
+    if "jepsen.util" in text:
+        return "jepsen-log"
+    raise HistoryError(
+        "cannot tell the history format (expected JSONL, EDN op maps or Jepsen log lines)"
+    )
+
+
+def _format_of_line(lines: Iterable[str]) -> str | None:
+    """The format the first meaningful line shows; None if no line decides it."""
+    for raw in lines:
         line = raw.strip()
         if not line or line.startswith(";"):
             continue
@@ -372,14 +415,9 @@ def detect_format(text: str) -> str:
             try:
                 json.loads(line)
                 return "jsonl"
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 return "edn"
-        continue
-    if "jepsen.util" in text:
-        return "jepsen-log"
-    raise HistoryError(
-        "cannot tell the history format (expected JSONL, EDN op maps or Jepsen log lines)"
-    )
+    return None
 
 
 def parse_history(
@@ -406,18 +444,41 @@ def parse_history(
     return result
 
 
+def _sniff(lines: Iterator[tuple[int, str]], source: str) -> tuple[str, list[tuple[int, str]]]:
+    """Read lines until one decides the format: (format, the lines read so far)."""
+    head: list[tuple[int, str]] = []
+    for number, raw in lines:
+        head.append((number, raw))
+        found = _format_of_line([raw])
+        if found is not None:
+            return found, head
+    if any("jepsen.util" in r for _, r in head):
+        return "jepsen-log", head
+    raise HistoryError(
+        "cannot tell the history format (expected JSONL, EDN op maps or Jepsen log lines)",
+        source=source,
+    )
+
+
 def load_history(path: str | Path, *, fmt: str | None = None, validate: bool = True) -> ReadResult:
     """Read a history file of any supported format. Raises HistoryError (one line, with
-    file and line number) for unreadable or malformed input."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise HistoryError("no such file", source=str(path)) from None
-    except IsADirectoryError:
-        raise HistoryError("is a directory, not a history file", source=str(path)) from None
-    except UnicodeDecodeError as exc:
-        raise HistoryError(f"not UTF-8 text ({exc.reason})", source=str(path)) from None
-    except OSError as exc:
-        raise HistoryError(f"cannot read ({exc.strerror})", source=str(path)) from None
-    return parse_history(text, fmt=fmt, source=str(path), validate=validate)
+    file and line number) for unreadable or malformed input.
+
+    Our JSONL is streamed line by line into compact ops (a 100 MB history is never held
+    as text); EDN and Jepsen logs, whose forms may span lines, are read as a whole. Any
+    file works, also a pipe (`<(zcat h.jsonl.gz)`): it is read exactly once."""
+    source = str(path)
+    with open_history(path) as stream:
+        lines = iter_file_lines(stream, source=source)
+        head: list[tuple[int, str]] = []
+        if fmt is None:
+            fmt, head = _sniff(lines, source)
+        everything = itertools.chain(head, lines)
+        if fmt == "jsonl":
+            result = parse_jsonl_lines(everything, source=source)
+        else:
+            text = "".join(raw for _, raw in everything)
+            result = parse_history(text, fmt=fmt, source=source, validate=False)
+    if validate:
+        result.warnings.extend(pair_history(result.ops, source=source).warnings)
+    return result

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from checkers.compact_history import History
 from checkers.history import Op, Operation, pair_history
 from checkers.lin_report import counterexample, counterexample_text, key_label
 from checkers.lin_search import BYTES_PER_ENTRY, SearchOutcome, part_steps, search, stop
@@ -123,10 +124,24 @@ def _prepare(
         paired = [dataclasses.replace(op) for op in ops if isinstance(op, Operation)]
         warnings: list[str] = []
     else:
-        history = pair_history([op for op in ops if isinstance(op, Op)])
-        paired, warnings = history.ops, history.warnings
+        # A History is paired as it is (never copied into a list of Ops); its pairing is
+        # shared with the other checkers, so an op the model normalises is copied first.
+        source = ops if isinstance(ops, History) else [op for op in ops if isinstance(op, Op)]
+        history = pair_history(source)
+        paired, warnings = [_own(op) for op in history.ops], history.warnings
     prepared = [p for p in (model.prepare(op) for op in paired) if p is not None]
     return len(paired), prepared, warnings
+
+
+_SCALARS = (int, float, str, bool, type(None))
+
+
+def _own(op: Operation) -> Operation:
+    """`op`, or a copy of it when Model.prepare would rewrite its value or result (only
+    collections are frozen): most ops are shared with the other checkers uncopied."""
+    if type(op.value) in _SCALARS and type(op.result) in _SCALARS:
+        return op
+    return dataclasses.replace(op)
 
 
 def _key_result(

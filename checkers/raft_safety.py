@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from checkers.events import Event, Evidence, NodeDump, load_evidence
-from checkers.result import Result
+from checkers.result import UNKNOWN, Result
 
 PROPERTIES = (
     "election-safety",
@@ -234,7 +234,13 @@ class RaftSafetyChecker:
     # -- replay ------------------------------------------------------------------------
     def run(self) -> Result:
         for node in sorted(self.evidence.files):
+            before = self.events_read
             self._replay(node, self.evidence.iter_node_events(node))
+            if self.events_read == before:
+                files = ", ".join(str(p) for p in self.evidence.files[node])
+                self.result.warnings.append(
+                    f"{node}: no readable event in {files}; this node is not checked"
+                )
         for node, dump in sorted(self.evidence.dumps.items()):
             self._observe_dump(node, dump)
         self._check_election_safety()
@@ -514,7 +520,15 @@ class RaftSafetyChecker:
             p: e["reason"] for p, e in result.details["properties"].items() if not e["checked"]
         }
         result.details["not_checked"] = unchecked
-        if result.valid is True and not unchecked:
+        if result.valid is True and self.events_read == 0 and not self.evidence.dumps:
+            # Files were there but not one line of them could be read: holding "all five
+            # properties" over nothing would be a verdict without evidence.
+            result.valid = UNKNOWN
+            result.summary = (
+                f"no usable node evidence: {sum(map(len, self.evidence.files.values()))} "
+                "event file(s) without one readable event and no readable dump (see warnings)"
+            )
+        elif result.valid is True and not unchecked:
             result.summary = (
                 f"{len(nodes)} nodes, {result.details['events']} events, "
                 f"{len(self.obs.leaders)} terms with a leader: all five Raft safety properties hold"

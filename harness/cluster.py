@@ -3,7 +3,9 @@
 A Cluster maps node names to `Host`s and knows how to place nodes on them
 (`node_specs`: ports and directories). `close()` undoes what `open_cluster` did —
 for `netns` it removes the lab it created — and is also registered to run at exit or
-on SIGTERM, so an escaping error cannot leak namespaces.
+on SIGTERM, so an escaping error cannot leak namespaces. `local` and `netns` clusters
+also keep a run record (harness.hosts.local_state) of their daemons, node directories
+and lab, from which `splitbrain cleanup` undoes it all after a controller's SIGKILL.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from harness.core.protocols import HarnessError, Host, NodeSpec
 from harness.hosts import cleanup
 from harness.hosts.lab_state import validate_node_names
 from harness.hosts.local import LocalHost
-from harness.hosts.local_state import LocalSession
+from harness.hosts.local_state import NodeFiles, RunSession
 from harness.hosts.netns import LabHandle, attach_lab, can_admin_network, create_lab, hosts_for
 from harness.hosts.ssh import SshHost
 from harness.hosts.ssh_config import SshHostConfig, load_hosts_file
@@ -57,7 +59,7 @@ class Cluster:
     hosts: dict[str, Host]
     lab: str | None = None
     _lab_handle: LabHandle | None = None
-    _local_session: LocalSession | None = None
+    _session: RunSession | None = None
     _tmpdirs: list[str] = field(default_factory=list)
     _cleanup_token: int | None = None
     _closed: bool = False
@@ -83,19 +85,22 @@ class Cluster:
                 if base_dir is None:
                     base_dir = tempfile.mkdtemp(prefix="splitbrain-nodes-")
                     self._tmpdirs.append(str(base_dir))
+                    if self._session is not None:
+                        self._session.add_tmpdir(str(base_dir))
                 base = str(base_dir)
             node_dir = f"{base.rstrip('/')}/{name}"
-            specs.append(
-                NodeSpec(
-                    name=name,
-                    host=host,
-                    peer_port=peer,
-                    client_port=client,
-                    data_dir=f"{node_dir}/data",
-                    log_path=f"{node_dir}/node.log",
-                    extra={"node_dir": node_dir},
-                )
+            spec = NodeSpec(
+                name=name,
+                host=host,
+                peer_port=peer,
+                client_port=client,
+                data_dir=f"{node_dir}/data",
+                log_path=f"{node_dir}/node.log",
+                extra={"node_dir": node_dir},
             )
+            if self._session is not None:
+                self._session.add_node(name, NodeFiles(node_dir, spec.data_dir, spec.log_path))
+            specs.append(spec)
         return specs
 
     def close(self) -> None:
@@ -110,12 +115,14 @@ class Cluster:
                 host.close()
             except Exception as exc:  # noqa: BLE001 - keep tearing down the rest
                 errors.append(exc)
+        if self._session is not None:
+            self._session.kill_daemons()  # nodes the DB failed to stop die with the cluster
         if self._lab_handle is not None:
             self._lab_handle.close()
-        if self._local_session is not None:
-            self._local_session.close()  # nodes the DB failed to stop die with the cluster
         for path in self._tmpdirs:
             shutil.rmtree(path, ignore_errors=True)
+        if self._session is not None:
+            self._session.close()  # the record goes last: until here a crash is cleanable
         if self._cleanup_token is not None:
             cleanup.unregister(self._cleanup_token)
         if errors:
@@ -167,27 +174,37 @@ def open_cluster(
     *,
     ssh_hosts_file: str | Path | None = None,
     lab: str | None = None,
+    run_dir: str | Path | None = None,
 ) -> Cluster:
     """Bring up the hosts for `node_names`. netns: a fresh lab (or the existing lab
-    `lab`, which is then left in place); ssh: the hosts of `ssh_hosts_file`."""
+    `lab`, which is then left in place); ssh: the hosts of `ssh_hosts_file`. `run_dir`
+    (the test's store directory) is where `splitbrain cleanup` puts the nodes' logs if
+    this controller dies."""
     names = list(node_names)
     validate_node_names(names)
     if kind == "local":
-        session = LocalSession()
+        session = RunSession("local", run_dir=run_dir)
         hosts: dict[str, Host] = {
-            n: LocalHost(n, on_daemon=lambda pid, n=n: session.add(pid, n)) for n in names
+            n: LocalHost(n, on_daemon=lambda pid, n=n: session.add_pid(pid, n)) for n in names
         }
-        cluster = Cluster("local", hosts, _local_session=session)
+        cluster = Cluster("local", hosts, _session=session)
         cluster._cleanup_token = cleanup.register(cluster.close)
         return cluster
     if kind == "netns":
         ok, reason = can_admin_network()
         if not ok:
             raise HarnessError(f"cluster kind netns unavailable: {reason} (use --cluster local)")
-        handle = attach_lab(lab, names) if lab else LabHandle(create_lab(names), owned=True)
-        cluster = Cluster("netns", {}, lab=handle.record.name, _lab_handle=handle)
+        session = RunSession("netns", run_dir=run_dir)
+        try:
+            handle = attach_lab(lab, names) if lab else LabHandle(create_lab(names), owned=True)
+        except BaseException:
+            session.close()
+            raise
+        if handle.owned:
+            session.set_lab(handle.record.name)
+        cluster = Cluster("netns", {}, lab=handle.record.name, _lab_handle=handle, _session=session)
         cluster._cleanup_token = cleanup.register(cluster.close)
-        all_hosts = hosts_for(handle.record)
+        all_hosts = hosts_for(handle.record, on_daemon=lambda node, pid: session.add_pid(pid, node))
         cluster.hosts = {n: all_hosts[n] for n in names}
         return cluster
     if kind == "ssh":

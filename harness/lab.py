@@ -69,15 +69,14 @@ def lab_up(name: str | None, nodes: int) -> None:
 def lab_down(name: str | None, all_labs: bool) -> None:
     """Remove a lab: kill its daemons, delete namespaces, links and routes. Idempotent.
 
-    --all also kills daemons left by crashed controllers of `local` clusters."""
+    --all removes every lab on this machine (also other running tests' labs) and cleans
+    up the runs of dead controllers; `splitbrain cleanup RUN` removes one run's debris."""
     if bool(name) == all_labs:
         _fail("give exactly one of --name N or --all")
     if all_labs:
         for session, pids in local_state.reap_orphans().items():
             click.echo(
-                f"{session}: killed leftover local daemons {pids}"
-                if pids
-                else f"{session}: removed"
+                f"{session}: killed leftover daemons {pids}" if pids else f"{session}: removed"
             )
         if not lab_state.all_names() and not netns.can_admin_network()[0]:
             click.echo("no labs")

@@ -35,6 +35,7 @@ from harness.context import TestContext
 from harness.core import generators as g
 from harness.core.protocols import DB, HarnessError, SupportsPid, is_hostless
 from harness.dbs.registry import load_db
+from harness.hosts.local_state import reap_dead_runs
 from harness.recorder import Counters, Recorder
 from harness.report import write_report
 from harness.spec import TestSpec
@@ -137,6 +138,7 @@ class Runner:
         self.run_dir = run_dir = create_run(spec.store, spec.test_name)
         run_dir.attach_log(log)
         log.info("test %s seed %s in %s", spec.test_name, spec.seed, run_dir.path)
+        reap_dead_runs(log)  # hardening (issue 11 item 7): debris of controllers that died
         previous = self._install_sigint()
         error: str | None = None
         try:
@@ -170,7 +172,11 @@ class Runner:
     def _install_sigint(self) -> Any:
         if threading.current_thread() is not threading.main_thread():
             return None
-        return signal.signal(signal.SIGINT, self._on_sigint)
+        # hardening (issue 11 item 7): SIGTERM (kill, systemd, a CI timeout) stops the
+        # test exactly like Ctrl-C - heal, tear down, check, results.json, report -
+        # instead of exiting 143 with nothing recorded.
+        previous_term = signal.signal(signal.SIGTERM, self._on_sigint)
+        return signal.signal(signal.SIGINT, self._on_sigint), previous_term
 
     def _on_sigint(self, signum: int, frame: Any) -> None:
         """Ctrl-C: before teardown, a graceful stop; during the check, abandon it
@@ -183,7 +189,8 @@ class Runner:
     @staticmethod
     def _restore_sigint(previous: Any) -> None:
         if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+            signal.signal(signal.SIGINT, previous[0])
+            signal.signal(signal.SIGTERM, previous[1])
 
     def _execute(self, run_dir: RunDir) -> None:
         spec = self.spec
@@ -264,9 +271,12 @@ class Runner:
 
     def _open_cluster(self, nodes: list[str]) -> Cluster:
         assert self.spec.cluster is not None  # fixed by _settle
-        cluster = open_cluster(self.spec.cluster, nodes, ssh_hosts_file=self.spec.ssh_hosts)
+        run_path = self.run_dir.path if self.run_dir is not None else None
+        cluster = open_cluster(
+            self.spec.cluster, nodes, ssh_hosts_file=self.spec.ssh_hosts, run_dir=run_path
+        )
         if cluster.lab:
-            # `splitbrain lab down --name LAB` cleans up after a controller that died.
+            # `splitbrain cleanup RUN` (or lab down --name LAB) cleans up after a dead controller.
             log.info("lab: %s", cluster.lab)
         return cluster
 

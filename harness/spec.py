@@ -36,6 +36,32 @@ CLUSTER_KINDS = ("netns", "local", "ssh")
 DEFAULT_NEMESIS = ("partition", "kill", "pause")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
+# hardening (issue 11 item 8): the largest value each numeric field accepts, with how the
+# error names it. `time_limit: .inf` or `1e308` used to be accepted and run forever;
+# every limit is far beyond a sensible test (docs/running.md lists them).
+DAY_S = 86_400.0
+MAXIMA: dict[str, tuple[float, str]] = {
+    "time_limit": (7 * DAY_S, "7 days (604800 s)"),
+    "nemesis_interval": (DAY_S, "1 day (86400 s)"),
+    "schedule.at": (7 * DAY_S, "7 days (604800 s)"),
+    "schedule.duration": (7 * DAY_S, "7 days (604800 s)"),
+    "op_timeout": (3_600.0, "1 hour (3600 s)"),
+    "recovery_s": (3_600.0, "1 hour (3600 s)"),
+    "budget": (DAY_S, "1 day (86400 s)"),
+    "rate": (1_000_000.0, "1000000 ops/s"),
+    "concurrency": (1_000, "1000 workers"),
+    "keys": (1_000_000, "1000000 keys"),
+    "test_count": (10_000, "10000 runs"),
+}
+
+
+def _at_most(source: str, path: str, name: str, value: float) -> float:
+    """`value`, or a SpecError if it is beyond MAXIMA[name] (also inf)."""
+    limit, text = MAXIMA[name]
+    if value > limit:
+        raise SpecError(source, path, f"expected at most {text}, got {_show(value)}")
+    return value
+
 
 class SpecError(HarnessError):
     """A spec value that is wrong. ``source`` is the file (or "command line"), ``path``
@@ -237,12 +263,22 @@ def _schedule(source: str, path: str, raw: Any) -> list[ScheduleEntry]:
         duration = item.get("duration")
         entries.append(
             ScheduleEntry(
-                at=_number_field(source, f"{where}.at", item["at"], strict=False),
+                at=_at_most(
+                    source,
+                    f"{where}.at",
+                    "schedule.at",
+                    _number_field(source, f"{where}.at", item["at"], strict=False),
+                ),
                 f=_string(source, f"{where}.f", f),
                 value=item.get("value"),
                 duration=None
                 if duration is None
-                else _number_field(source, f"{where}.duration", duration),
+                else _at_most(
+                    source,
+                    f"{where}.duration",
+                    "schedule.duration",
+                    _number_field(source, f"{where}.duration", duration),
+                ),
                 params={
                     k: v
                     for k, v in item.items()
@@ -356,13 +392,13 @@ def _convert(source: str, name: str, path: str, raw: Any) -> Any:  # noqa: C901 
     if name == "nodes":
         return _integer(source, path, raw, minimum=1)
     if name in ("concurrency", "test_count", "keys"):
-        return _integer(source, path, raw, minimum=1)
+        return _at_most(source, path, name, _integer(source, path, raw, minimum=1))
     if name == "seed":
         return _integer(source, path, raw, minimum=0)
     if name in ("time_limit", "nemesis_interval", "budget", "op_timeout", "rate"):
-        return _number_field(source, path, raw)
+        return _at_most(source, path, name, _number_field(source, path, raw))
     if name == "recovery_s":
-        return _number_field(source, path, raw, strict=False)
+        return _at_most(source, path, name, _number_field(source, path, raw, strict=False))
     if name == "db_options":
         if not isinstance(raw, dict):
             raise SpecError(source, path, f"expected a mapping, got {_show(raw)}")
@@ -458,6 +494,8 @@ def load_yaml(path: str | Path, base: TestSpec | None = None) -> TestSpec:
         where = f"line {mark.line + 1}" if mark is not None else "yaml"
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError(source, where, f"invalid YAML ({problem})") from None
+    except RecursionError:  # hardening (issue 11 item 5): [[[[… a million deep
+        raise SpecError(source, "yaml", "nested too deeply to be a test spec") from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# The run directory this process created last: where harness.cli_errors puts the
+# traceback of an error that escapes a run (its controller.log).
+last_created: Path | None = None
 
 
 @dataclass
@@ -87,6 +90,8 @@ def create_run(store: str | Path, test_name: str, now: float | None = None) -> R
             path = parent / f"{stamp}-{suffix}"
     (path / "nodes").mkdir()
     update_latest(root, path)
+    global last_created
+    last_created = path
     return RunDir(path)
 
 

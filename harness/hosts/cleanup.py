@@ -1,11 +1,12 @@
 """Last-resort cleanup: run registered teardown callables at exit and on SIGTERM.
 
 The runner tears clusters down in `finally` blocks; this catches the cases it cannot:
-an exception escaping to the interpreter, `sys.exit`, or a SIGTERM (turned into a
-SystemExit so that `finally` blocks run first). SIGINT keeps Python's default — a
-KeyboardInterrupt that unwinds through the same `finally` blocks, so a Ctrl-C can still
-heal and collect logs before teardown; atexit is the backstop. A SIGKILL cannot be
-caught: `splitbrain lab down` cleans up after that from the lab state file.
+an exception escaping to the interpreter, `sys.exit`, or a SIGTERM outside a test run
+(turned into a SystemExit so that `finally` blocks run first; during `splitbrain test`
+the runner's own SIGTERM handler wins, which stops the test like Ctrl-C). SIGINT keeps
+Python's default — a KeyboardInterrupt that unwinds through the same `finally` blocks;
+atexit is the backstop. A SIGKILL cannot be caught: `splitbrain cleanup` removes what
+is left from the run record (harness.hosts.local_state), `lab down` from a lab's.
 """
 
 from __future__ import annotations

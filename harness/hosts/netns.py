@@ -24,7 +24,7 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from harness.core.protocols import HarnessError, HostError
@@ -190,20 +190,39 @@ class NetnsHost(LocalHost):
 
     kind = "netns"
 
-    def __init__(self, name: str, address: str, namespace: str, lab: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        address: str,
+        namespace: str,
+        lab: str,
+        on_daemon: Callable[[int], None] | None = None,
+    ) -> None:
         super().__init__(
             name, address, prefix=["ip", "netns", "exec", namespace], on_daemon=self._record
         )
         self.namespace = namespace
         self.lab = lab
+        self._also_record = on_daemon  # e.g. the run record (harness.hosts.local_state)
 
     def _record(self, pid: int) -> None:
         lab_state.add_pid(self.lab, pid, procs.start_time(pid), self.name)
+        if self._also_record is not None:
+            self._also_record(pid)
 
 
-def hosts_for(record: LabRecord) -> dict[str, NetnsHost]:
+def hosts_for(
+    record: LabRecord, on_daemon: Callable[[str, int], None] | None = None
+) -> dict[str, NetnsHost]:
+    """A host per lab node; `on_daemon(node, pid)` is told of every daemon started."""
     return {
-        node: NetnsHost(node, rec.address, rec.ns, record.name)
+        node: NetnsHost(
+            node,
+            rec.address,
+            rec.ns,
+            record.name,
+            on_daemon=None if on_daemon is None else (lambda pid, n=node: on_daemon(n, pid)),
+        )
         for node, rec in record.nodes.items()
     }
 

@@ -10,6 +10,7 @@ process group and survive the SSH session; their pid goes to a pid file.
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import select
 import shlex
@@ -24,6 +25,32 @@ import paramiko
 from harness.core.protocols import CommandResult, HostError
 from harness.hosts.procs import parse_state
 from harness.hosts.ssh_config import SshHostConfig
+
+
+class _ToSplitbrainLog(logging.Handler):
+    """Re-log paramiko's records under `splitbrain.ssh.paramiko`: into controller.log
+    during a run (the `splitbrain` logger's file), and nowhere else."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _PARAMIKO_SINK.handle(record)
+
+
+def _route_paramiko_logs() -> None:
+    """paramiko's transport thread logs a failed handshake (a non-SSH banner, a reset)
+    as ERROR with a 20-line traceback; with no handler configured, Python's last-resort
+    handler printed it on the user's terminal before our own one-line error. Route it
+    to the controller log instead. Idempotent."""
+    paramiko_log = logging.getLogger("paramiko")
+    if not any(isinstance(h, _ToSplitbrainLog) for h in paramiko_log.handlers):
+        paramiko_log.addHandler(_ToSplitbrainLog())
+        paramiko_log.propagate = False
+
+
+_PARAMIKO_SINK = logging.getLogger("splitbrain.ssh.paramiko")
+_PARAMIKO_SINK.addHandler(logging.NullHandler())  # found a handler: no last-resort print
+_route_paramiko_logs()
+# What paramiko says when the peer is not an SSH server (or says nothing in time).
+_NO_SSH_SERVER = ("SSH protocol banner", "No existing session", "Negotiation failed")
 
 
 def _quote_argv(argv: Sequence[str]) -> str:
@@ -104,7 +131,12 @@ class SshHost:
         except paramiko.SSHException as exc:
             client.close()
             text = str(exc)
-            if "not found in known_hosts" in text:
+            if any(sign in text for sign in _NO_SSH_SERVER):
+                text = (
+                    f"no SSH handshake ({text.rstrip('.')}): is {cfg.address}:{cfg.port} an SSH "
+                    f"server? (connect_timeout {cfg.connect_timeout:g} s; check the hosts file)"
+                )
+            elif "not found in known_hosts" in text:
                 text = (
                     f"unknown host key ({text}); add it to {known} "
                     "(ssh-keyscan) or set accept_new_host_keys: true in the hosts file"
