@@ -29,6 +29,7 @@ from typing import Any, NoReturn
 
 import click
 
+from harness import store
 from harness.core.protocols import HarnessError
 
 EXIT_UNKNOWN = 2
@@ -39,8 +40,6 @@ CRASH_LOG_ENV = "SPLITBRAIN_CRASH_LOG"
 def crash_log_path() -> Path:
     """Where a traceback goes: the controller.log of this process's run, else a file in
     the temp dir."""
-    from harness import store
-
     run = store.last_created
     if run is not None and run.is_dir():
         return run / "controller.log"
@@ -84,6 +83,9 @@ class GuardedGroup(click.Group):
     so new ones (added by anyone) are covered too."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        # A run directory belongs to the invocation that created it: an earlier command
+        # in the same process (tests, an embedding tool) must not receive our traceback.
+        store.last_created = None
         try:
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):

@@ -16,7 +16,7 @@ from harness.dbs.raftnode_client import RaftnodeClient, build_body, classify
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     seen: list[dict] = []
-    connections: set[int] = set()
+    connections: set[tuple[str, int]] = set()
 
     def log_message(self, *args):  # quiet
         pass
@@ -24,7 +24,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         type(self).seen.append(body)
-        type(self).connections.add(id(self.connection))
+        # The peer address names the TCP connection; id() of a closed socket is reused.
+        type(self).connections.add(self.client_address)
         key = body.get("key") or ""
         if key == "hang":
             time.sleep(1.5)
