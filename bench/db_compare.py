@@ -10,8 +10,9 @@ installed, a fault it cannot take) is listed as skipped with the reason.
     python bench/db_compare.py [--dbs raftnode,etcd] [--cluster netns] [--time-limit 20]
         [--concurrency 6] [--rate 0] [--nemesis partition,kill] [--workload kv] [--seed 7]
 
-Default DBs: every registered DB (harness.dbs.registry.available_dbs: raftnode, etcd
-and any plug-in). Default cluster: netns when this process may use namespaces (then
+Default DBs: every registered DB (harness.dbs.registry.available_dbs: raftnode, etcd,
+pysyncobj, maelstrom — raftnode's core under the Maelstrom protocol — and any plug-in)
+but the null DB. Default cluster: netns when this process may use namespaces (then
 the nemesis is partition,kill), else local (kill,pause). Run dirs stay under --store.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +31,7 @@ from harness.cluster import default_cluster_kind
 from harness.core.protocols import HarnessError
 from harness.dbs.registry import available_dbs
 from harness.runner import Runner
-from harness.spec import build_spec
-from harness.test_command import check_db_and_bugs
+from harness.spec import build_spec, validate_spec
 
 
 @dataclass
@@ -71,10 +72,19 @@ def measure(run_dir: Path, db: str, verdict: str) -> Row:
     return row
 
 
+# What each DB needs beyond the shared spec to run at all: the Maelstrom DB runs
+# raftnode's own core under the Maelstrom protocol (python -m raftnode --maelstrom).
+DB_OPTIONS = {"maelstrom": {"bin": sys.executable, "bin_args": ["-m", "raftnode", "--maelstrom"]}}
+NOT_A_DB = {"null"}  # answers everything instantly: nothing to compare
+
+
 def run_one(db: str, fields: dict, store: Path) -> Row:
-    spec = build_spec({**fields, "db": db, "store": str(store)}, "bench")
     try:
-        check_db_and_bugs(spec, "bench")
+        spec = build_spec(
+            {**fields, "db": db, "store": str(store), "db_options": DB_OPTIONS.get(db, {})},
+            "bench",
+        )
+        validate_spec(spec, "bench")
     except HarnessError as exc:
         return Row(db, "skipped", note=str(exc))
     result = Runner(spec).run()
@@ -105,7 +115,7 @@ def main() -> None:
     logging.getLogger("splitbrain").propagate = False  # the run dirs keep the logs
     cluster = args.cluster or default_cluster_kind()[0]
     nemesis = args.nemesis or ("partition,kill" if cluster == "netns" else "kill,pause")
-    dbs = args.dbs.split(",") if args.dbs else available_dbs()
+    dbs = args.dbs.split(",") if args.dbs else [d for d in available_dbs() if d not in NOT_A_DB]
     fields = {
         "workload": args.workload, "nodes": args.nodes, "concurrency": args.concurrency,
         "rate": args.rate or None, "time_limit": args.time_limit, "nemesis": nemesis,
