@@ -150,7 +150,13 @@ class NodeLogic:
         self.replies: list[ClientReply] = []
         self.local_snapshot: Snapshot | None = None
         self.compact_to = 0
-        self.raft.event("start", last_index=self.raft.log.last_index(), commit=self.raft.commit)
+        self.raft.event(
+            "start",
+            last_index=self.raft.log.last_index(),
+            last_term=self.raft.log.last_term(),
+            commit=self.raft.commit,
+            voted_for=self.raft.voted_for,  # the persisted vote it recovered (term: "term")
+        )
         self._after()
 
     # ------------------------------------------------------------------ flags
