@@ -64,9 +64,9 @@ RULES = (
 )
 RULE_NO_EVIDENCE = {
     "vote-durability": "no vote events",
-    "up-to-date-vote": "vote events lack both logs' last index and term (older raftnode)",
-    "current-term-commit": "no leader commit events with entry terms (older raftnode)",
-    "committed-entry-removed": "truncate events lack the removed range and commit index (older raftnode)",
+    "up-to-date-vote": "no vote events with both logs' last index and term (older raftnode?)",
+    "current-term-commit": "no leader commit events with entry terms (older raftnode?)",
+    "committed-entry-removed": "no truncate events with the removed range (none, or older raftnode)",
 }
 EVIDENCE_FILE = "evidence.json"
 # Why a property cannot be judged when the evidence lacks what it is about.
