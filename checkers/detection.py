@@ -13,6 +13,12 @@ name: op ids (`op`, `ops`, `read`, `write`), a linearizability counterexample's 
 ops, node events cited as `file:line` (`events`), or plain history `time_ns`. A checker
 that failed without naming any is left out of `by_checker`.
 
+`complete_by_checker` (an addition to the agreed keys) is the other reading: per checker,
+the earliest moment at which one of its violations had *all* its named ops and events
+(the minimum over violations of the latest time each names) - when a checker could have
+concluded. A vote given at 0.5 s and forgotten by a restart at 25 s is 0.5 in
+`by_checker` and 25 in `complete_by_checker`.
+
 Node events are placed by their `mono` stamp (CLOCK_MONOTONIC, which the clock nemesis
 does not move: libfaketime runs with FAKETIME_DONT_FAKE_MONOTONIC=1) against the history's
 monotonic origin in clock.json; that is exact for the local and netns cluster kinds, whose
@@ -155,30 +161,30 @@ def _op_ids(violation: dict[str, Any]) -> list[int]:
     return ids
 
 
-def _checker_times(
+def _violation_times(
     result: dict[str, Any], call_ns: dict[int, int], events: _EventTimes
-) -> list[int]:
-    """History ns of every op or event one checker's violations name."""
-    times: list[int] = []
-    citations: list[str] = []
+) -> list[list[int]]:
+    """Per violation of one checker, the history ns of every op or event it names."""
+    out: list[list[int]] = []
     for v in result.get("violations") or []:
         if not isinstance(v, dict):
             continue
-        times.extend(call_ns[i] for i in _op_ids(v) if i in call_ns)
+        times = [call_ns[i] for i in _op_ids(v) if i in call_ns]
         if _is_int(v.get("time_ns")):
             times.append(v["time_ns"])
         cited = v.get("events")
         if isinstance(cited, list):
-            citations.extend(str(c) for c in cited)
+            times.extend(events.times(str(c) for c in cited))
+        if times:
+            out.append(times)
     example = (result.get("details") or {}).get("counterexample")
     if isinstance(example, dict):
         for op in example.get("blocked") or []:
             if isinstance(op, dict) and _is_int(op.get("start")):
-                times.append(op["start"])
+                out.append([op["start"]])
             elif isinstance(op, dict) and _is_int(op.get("id")) and op["id"] in call_ns:
-                times.append(call_ns[op["id"]])
-    times.extend(events.times(citations))
-    return times
+                out.append([call_ns[op["id"]]])
+    return out
 
 
 def compute_detection(
@@ -202,13 +208,17 @@ def compute_detection(
     origin = min(invokes) if invokes else 0
     events = _EventTimes(anchor, store_path)
     by_checker: dict[str, float] = {}
+    complete: dict[str, float] = {}
     for name in results.get("checkers") or []:
         result = results.get(name)
         if not isinstance(result, dict) or result.get("valid") is not False:
             continue
-        times = _checker_times(result, call_ns, events)
-        if times:
-            by_checker[name] = round(max(0, min(times) - origin) / 1e9, 3)
+        per_violation = _violation_times(result, call_ns, events)
+        if per_violation:
+            first = min(min(times) for times in per_violation)
+            whole = min(max(times) for times in per_violation)
+            by_checker[name] = round(max(0, first - origin) / 1e9, 3)
+            complete[name] = round(max(0, whole - origin) / 1e9, 3)
     checker = min(by_checker, key=lambda n: (by_checker[n], n)) if by_checker else None
     clock = None
     if events.clocks:
@@ -218,4 +228,5 @@ def compute_detection(
         "checker": checker,
         "by_checker": by_checker,
         "event_clock": clock,
+        "complete_by_checker": complete,
     }

@@ -38,6 +38,8 @@ def test_op_ids_of_violations_give_seconds_since_the_first_client_op():
     # origin = first client invoke (2 ms); read 1 invoked at 4 ms, write 2 at 6 ms
     assert got["by_checker"] == {"durability": 0.002, "sets": 0.002}
     assert got["earliest_s"] == 0.002 and got["checker"] == "durability"
+    # the durability violation is whole only once its write (6 ms) is there too
+    assert got["complete_by_checker"] == {"durability": 0.004, "sets": 0.002}
 
 
 def test_valid_run_has_no_detection():
@@ -47,6 +49,7 @@ def test_valid_run_has_no_detection():
         "checker": None,
         "by_checker": {},
         "event_clock": None,
+        "complete_by_checker": {},
     }
 
 
@@ -109,3 +112,21 @@ def test_anchor_from_a_store(tmp_path):
     (tmp_path / "test.yaml").write_text("cluster: ssh\n")
     (tmp_path / "clock.json").write_text('{"t0_wall_ns": 7}\n')  # an older run
     assert read_anchor(tmp_path) == ClockAnchor(7, None, False)
+
+
+def test_complete_is_when_a_violation_had_all_its_evidence(tmp_path):
+    t0_mono = 10 * MS
+    path = _events_file(
+        tmp_path,
+        [
+            {"t": 1, "mono": t0_mono + 502 * MS, "ev": "vote"},  # 0.5 s after the first op
+            {"t": 2, "mono": t0_mono + 25_002 * MS, "ev": "start"},  # the restart: 25 s
+        ],
+    )
+    results = {
+        "checkers": ["raft-safety"],
+        "raft-safety": {"valid": False, "violations": [{"events": [f"{path}:1", f"{path}:2"]}]},
+    }
+    got = compute_detection(results, _history().ops, anchor=ClockAnchor(0, t0_mono, True))
+    assert got["by_checker"] == {"raft-safety": 0.5}
+    assert got["complete_by_checker"] == {"raft-safety": 25.0}
