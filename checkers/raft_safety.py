@@ -19,7 +19,8 @@ raftnode writes since the `safety` change (vote logs, commit entry terms, trunca
 ranges, recovered votes); on older event files they are listed as not checked:
 
 - vote durability: a node never grants votes to two candidates in one term, and a
-  restart recovers the vote it gave (forget-vote, no-fsync);
+  restart recovers the vote it gave and the highest term its events showed (events are
+  written only once their batch is durable) (forget-vote, no-fsync);
 - up-to-date vote: a vote is granted only to a candidate whose log is at least as up to
   date as the voter's (§5.4.1; no-uptodate-check);
 - current-term commit: a leader advances its commit index only onto an entry of its own
@@ -259,6 +260,7 @@ class RaftSafetyChecker:
         self.last_vote: dict[str, tuple[int, str, str]] = {}  # node -> its newest vote
         self.starts: dict[str, list[tuple[int, str]]] = {}  # node -> (event number, where)
         self.vote_seq: dict[tuple[str, int], int] = {}  # (node, term) -> first vote's number
+        self.max_term: dict[str, tuple[int, str]] = {}  # node -> highest term since its start
 
     # -- reporting ---------------------------------------------------------------------
     def violation(self, prop: str, message: str, **data: Any) -> None:
@@ -308,6 +310,8 @@ class RaftSafetyChecker:
             self.events_read += 1
             ev = event.ev
             self.kinds[ev] += 1
+            if ev != "start" and event.term > self.max_term.get(node, (0, ""))[0]:
+                self.max_term[node] = (event.term, event.where)
             if ev == "start":
                 leader_term = None
                 self._start_recovers_vote(node, event)
@@ -391,17 +395,33 @@ class RaftSafetyChecker:
         once the batch is durable). A start on an empty disk (term 0, empty log) is a wiped
         node, not a forgotten vote: warned about only."""
         self.starts.setdefault(node, []).append((self.events_read, event.where))
-        last = self.last_vote.get(node)
-        self.last_vote.pop(node, None)
-        if last is None or "voted_for" not in event.data:
+        last = self.last_vote.pop(node, None)
+        reached, reached_where = self.max_term.pop(node, (0, ""))
+        if "voted_for" not in event.data:
+            return  # older start events need not carry the recovered term and vote
+        if event.term == 0 and not event.get("last_index") and not event.get("commit"):
+            if reached:
+                self.result.warnings.append(
+                    f"{event.where}: {node} restarted with an empty disk after reaching term "
+                    f"{reached}"
+                )
+            return
+        if event.term < reached:
+            # Every event is written after its batch (and so the term) is durable.
+            self.rule_evidence["vote-durability"] += 1
+            self.violation(
+                "vote-durability",
+                f"{node} restarted in term {event.term} ({event.where}) below term {reached} "
+                f"its events had reached ({reached_where}): currentTerm was not durable",
+                nodes=[node],
+                term=reached,
+                events=[reached_where, event.where],
+            )
+            return
+        if last is None:
             return
         term, candidate, where = last
         recovered = event.get("voted_for")
-        if event.term == 0 and not event.get("last_index") and not event.get("commit"):
-            self.result.warnings.append(
-                f"{event.where}: {node} restarted with an empty disk after voting in term {term}"
-            )
-            return
         if event.term < term or (event.term == term and recovered != candidate):
             self.violation(
                 "vote-durability",

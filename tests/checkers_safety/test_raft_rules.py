@@ -82,6 +82,27 @@ def test_vote_kept_across_restart_and_new_term_votes_are_fine(tmp_path):
     assert result.details["rules"]["vote-durability"]["checked"] is True
 
 
+def test_restart_below_the_term_already_reached_is_reported(tmp_path):
+    log = EventLog()
+    _start(log, "n1", 0, None)
+    reached = log.add("n1", 7, "role", role="follower")  # term 7 was durable before this line
+    restart = _start(log, "n1", 6, None, last=3, commit=2)
+    found = _rule(_check(log, tmp_path), "vote-durability")
+    assert len(found) == 1 and "currentTerm was not durable" in found[0]["message"]
+    assert found[0]["term"] == 7 and found[0]["nodes"] == ["n1"]
+    assert [w.rsplit(":", 1)[1] for w in found[0]["events"]] == [str(reached), str(restart)]
+
+
+def test_restart_in_the_term_reached_is_fine(tmp_path):
+    log = EventLog()
+    _start(log, "n1", 0, None)
+    log.add("n1", 7, "role", role="follower")
+    _start(log, "n1", 7, None, last=3, commit=2)
+    log.add("n1", 7, "role", role="follower")
+    log.add("n1", 0, "start", last_index=3, commit=2)  # older format: term not judged
+    assert _rule(_check(log, tmp_path), "vote-durability") == []
+
+
 def test_restart_on_an_empty_disk_is_only_a_warning(tmp_path):
     log = EventLog()
     _vote(log, "n1", 3, "n2")
