@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from checkers.composite import check_store
 from checkers.detection import ClockAnchor, compute_detection, read_anchor
+from checkers.history import write_jsonl
 from tests.checkers_safety.builders import History
 
 MS = 1_000_000
@@ -130,3 +132,22 @@ def test_complete_is_when_a_violation_had_all_its_evidence(tmp_path):
     got = compute_detection(results, _history().ops, anchor=ClockAnchor(0, t0_mono, True))
     assert got["by_checker"] == {"raft-safety": 0.5}
     assert got["complete_by_checker"] == {"raft-safety": 25.0}
+
+
+def test_check_store_writes_detection_into_results_json(tmp_path):
+    h = History().op(0, "add", 1).op(1, "add", 2).nemesis("start-partition")
+    h.op(0, "read", result=[2], final=True)  # element 1 lost; the read is invoked at 6 ms
+    write_jsonl(tmp_path / "history.jsonl", h.ops)
+    (tmp_path / "test.yaml").write_text("name: t\nworkload: set\ncluster: local\n")
+    results = check_store(tmp_path)
+    on_disk = json.loads((tmp_path / "results.json").read_text())
+    assert on_disk["detection"] == results["detection"]
+    assert results["detection"]["by_checker"]["set"] == 0.005  # first op invoked at 1 ms
+    assert results["detection"]["earliest_s"] == 0.005
+    # A valid store says so with nulls.
+    clean = tmp_path / "clean"
+    clean.mkdir()
+    write_jsonl(clean / "history.jsonl", History().op(0, "add", 1).op(0, "read", result=[1]).ops)
+    (clean / "test.yaml").write_text("name: t\nworkload: set\n")
+    detection = check_store(clean)["detection"]
+    assert detection["earliest_s"] is None and detection["by_checker"] == {}
