@@ -32,6 +32,7 @@ from typing import Any
 import yaml
 
 from checkers import bank, counter, durability, errors, raft_safety, sets, stats
+from checkers.detection import compute_detection
 from checkers.events import has_evidence
 from checkers.formats import load_history
 from checkers.history import HistoryError, Op, ReadResult, pair_history
@@ -315,6 +316,7 @@ def check_store(
         source=str(store / HISTORY_FILE),
     )
     results.update(_db_info(store))
+    results["detection"] = compute_detection(results, history.ops, store=store)
     write_results(store / RESULTS_FILE, results)
     return results
 

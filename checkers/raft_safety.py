@@ -13,6 +13,22 @@ they are about (e.g. a leader's log at the moment it was elected):
 - state machine safety: one entry per applied index across nodes; committed entries
   never differ and are never removed from a node's log (also checked on final dumps).
 
+Four narrower rules judge single events directly, so a planted bug shows up without
+having to produce its end effect (two leaders, a lost write). They need the richer events
+raftnode writes since the `safety` change (vote logs, commit entry terms, truncation
+ranges, recovered votes); on older event files they are listed as not checked:
+
+- vote durability: a node never grants votes to two candidates in one term, and a
+  restart recovers the vote it gave and the highest term its events showed (events are
+  written only once their batch is durable) (forget-vote, no-fsync);
+- up-to-date vote: a vote is granted only to a candidate whose log is at least as up to
+  date as the voter's (§5.4.1; no-uptodate-check);
+- current-term commit: a leader advances its commit index only onto an entry of its own
+  term (§5.4.2, figure 8; figure8);
+- committed entry removed: no node truncates or overwrites an entry at or below its own
+  commit index, nor an entry (index and term) known committed in an earlier or the same
+  term anywhere in the cluster (bad-truncate).
+
 Missing evidence (a gap in a rebuilt log, a compacted prefix) is never a violation:
 the checker only reports what the lines it cites prove. A property with no evidence at
 all is reported as *not checked*, with the reason, never as holding: a DB that only
@@ -40,6 +56,19 @@ PROPERTIES = (
     "leader-completeness",
     "state-machine-safety",
 )
+# Rules judged on single events (module docstring); reported like properties.
+RULES = (
+    "vote-durability",
+    "up-to-date-vote",
+    "current-term-commit",
+    "committed-entry-removed",
+)
+RULE_NO_EVIDENCE = {
+    "vote-durability": "no vote events",
+    "up-to-date-vote": "no vote events with both logs' last index and term (older raftnode?)",
+    "current-term-commit": "no leader commit events with entry terms (older raftnode?)",
+    "committed-entry-removed": "no truncate events with the removed range (none, or older raftnode)",
+}
 EVIDENCE_FILE = "evidence.json"
 # Why a property cannot be judged when the evidence lacks what it is about.
 NO_EVIDENCE = {
@@ -200,6 +229,8 @@ class _Observations:
         default_factory=lambda: defaultdict(dict)
     )
     elections: list[Election] = field(default_factory=list)
+    # (node, index, term, event term, where, commit index then) for each removed entry
+    removals: list[tuple[str, int, int, int, str, int]] = field(default_factory=list)
 
     def add_committed(self, rec: Committed) -> None:
         known = self.committed[rec.index]
@@ -223,8 +254,13 @@ class RaftSafetyChecker:
         self.kinds: Counter[str] = Counter()
         self.obs = _Observations()
         self.result = Result(name="raft-safety", valid=True, warnings=evidence.warnings)
-        self.counts = dict.fromkeys(PROPERTIES, 0)
+        self.counts = dict.fromkeys(PROPERTIES + RULES, 0)
+        self.rule_evidence: Counter[str] = Counter()
         self.events_read = 0
+        self.last_vote: dict[str, tuple[int, str, str]] = {}  # node -> its newest vote
+        self.starts: dict[str, list[tuple[int, str]]] = {}  # node -> (event number, where)
+        self.vote_seq: dict[tuple[str, int], int] = {}  # (node, term) -> first vote's number
+        self.max_term: dict[str, tuple[int, str]] = {}  # node -> highest term since its start
 
     # -- reporting ---------------------------------------------------------------------
     def violation(self, prop: str, message: str, **data: Any) -> None:
@@ -248,6 +284,7 @@ class RaftSafetyChecker:
         self._check_leader_completeness()
         self._check_applied()
         self._check_committed_agree()
+        self._check_removed_cluster_committed()
         return self._finish()
 
     def _observe_entry(
@@ -273,8 +310,11 @@ class RaftSafetyChecker:
             self.events_read += 1
             ev = event.ev
             self.kinds[ev] += 1
+            if ev != "start" and event.term > self.max_term.get(node, (0, ""))[0]:
+                self.max_term[node] = (event.term, event.where)
             if ev == "start":
                 leader_term = None
+                self._start_recovers_vote(node, event)
                 lost = log.restart(event.get("last_index", log.last_index))
                 self._lost_on_restart(node, lost, commit, event)
                 commit = max(event.get("commit", 0), log.base)
@@ -300,6 +340,7 @@ class RaftSafetyChecker:
                 self._removed(node, removed, commit, leader_term, event, covered=covered)
             elif ev == "commit":
                 index = event.get("index")
+                self._current_term_commit(node, event, leader_term, log)
                 for i in range(max(commit, log.base) + 1, index + 1):
                     self._commit(node, log.entry(i), i, event)
                 commit = max(commit, index)
@@ -313,16 +354,109 @@ class RaftSafetyChecker:
                 leader_term = None  # a higher term always means the node stepped down
 
     def _vote(self, node: str, event: Event) -> None:
+        """vote-durability (two candidates in one term) and up-to-date-vote (§5.4.1)."""
         candidate = str(event.get("for"))
+        self.rule_evidence["vote-durability"] += 1
+        self.last_vote[node] = (event.term, candidate, event.where)
         earlier = self.obs.votes.setdefault((node, event.term), (candidate, event.where))
+        first_seq = self.vote_seq.setdefault((node, event.term), self.events_read)
         if earlier[0] != candidate:
+            restarts = [w for seq, w in self.starts.get(node, []) if seq > first_seq]
+            across = f" across a restart ({restarts[-1]})" if restarts else ""
             self.violation(
-                "election-safety",
+                "vote-durability",
                 f"{node} voted twice in term {event.term}: for {earlier[0]} ({earlier[1]}) "
-                f"and for {candidate} ({event.where})",
+                f"and for {candidate} ({event.where}){across}",
                 nodes=[node],
                 term=event.term,
-                events=[earlier[1], event.where],
+                events=[earlier[1], *restarts[-1:], event.where],
+            )
+        fields = ("cand_last_index", "cand_last_term", "last_log_index", "last_log_term")
+        values = [event.get(f) for f in fields]
+        if candidate == node or not all(type(v) is int for v in values):
+            return
+        self.rule_evidence["up-to-date-vote"] += 1
+        c_index, c_term, own_index, own_term = values
+        if (c_term, c_index) < (own_term, own_index):
+            self.violation(
+                "up-to-date-vote",
+                f"{node} voted for {candidate} in term {event.term} although the candidate's "
+                f"log (last index {c_index}, term {c_term}) is less up to date than its own "
+                f"(last index {own_index}, term {own_term}) ({event.where})",
+                nodes=[node, candidate],
+                term=event.term,
+                indexes=[own_index],
+                events=[event.where],
+            )
+
+    def _start_recovers_vote(self, node: str, event: Event) -> None:
+        """vote-durability across a restart: the recovered (term, votedFor) must not be
+        older than the last vote this node's events reported (events are written only
+        once the batch is durable). A start on an empty disk (term 0, empty log) is a wiped
+        node, not a forgotten vote: warned about only."""
+        self.starts.setdefault(node, []).append((self.events_read, event.where))
+        last = self.last_vote.pop(node, None)
+        reached, reached_where = self.max_term.pop(node, (0, ""))
+        if "voted_for" not in event.data:
+            return  # older start events need not carry the recovered term and vote
+        if event.term == 0 and not event.get("last_index") and not event.get("commit"):
+            if reached:
+                self.result.warnings.append(
+                    f"{event.where}: {node} restarted with an empty disk after reaching term "
+                    f"{reached}"
+                )
+            return
+        if event.term < reached:
+            # Every event is written after its batch (and so the term) is durable.
+            self.rule_evidence["vote-durability"] += 1
+            self.violation(
+                "vote-durability",
+                f"{node} restarted in term {event.term} ({event.where}) below term {reached} "
+                f"its events had reached ({reached_where}): currentTerm was not durable",
+                nodes=[node],
+                term=reached,
+                events=[reached_where, event.where],
+            )
+            return
+        if last is None:
+            return
+        term, candidate, where = last
+        recovered = event.get("voted_for")
+        if event.term < term or (event.term == term and recovered != candidate):
+            self.violation(
+                "vote-durability",
+                f"{node} voted for {candidate} in term {term} ({where}) but restarted with "
+                f"term {event.term}, votedFor {recovered} ({event.where}): the vote was not durable",
+                nodes=[node],
+                term=term,
+                events=[where, event.where],
+            )
+
+    def _current_term_commit(
+        self, node: str, event: Event, leader_term: int | None, log: NodeLog
+    ) -> None:
+        """current-term-commit (§5.4.2): a leader's commit index moves only onto an entry
+        of its own term; counting replicas of an older entry is figure 8's mistake."""
+        term = event.get("leader_term")
+        if type(term) is not int:
+            return
+        index = event.get("index")
+        entry_term = event.get("entry_term")
+        if type(entry_term) is not int:
+            entry_term = log.term_at(index)
+        if entry_term is None:
+            return
+        self.rule_evidence["current-term-commit"] += 1
+        if entry_term < term:
+            self.violation(
+                "current-term-commit",
+                f"leader {node} of term {term} advanced its commit index to {index}, an entry "
+                f"of term {entry_term}, without an entry of its own term at or beyond it "
+                f"({event.where})",
+                nodes=[node],
+                term=term,
+                indexes=[index],
+                events=[event.where],
             )
 
     def _apply(self, node: str, event: Event) -> None:
@@ -359,6 +493,9 @@ class RaftSafetyChecker:
                 indexes=[i for i, _ in removed[:10]],
                 events=cited,
             )
+        if event.ev == "truncate" and isinstance(event.get("removed"), list):
+            self._removed_range(node, event, commit, covered)
+            return
         committed = [i for i, _ in removed if covered < i <= commit]
         if committed:
             self.violation(
@@ -371,6 +508,60 @@ class RaftSafetyChecker:
                 indexes=committed[:10],
                 events=cited,
             )
+
+    def _removed_range(self, node: str, event: Event, commit: int, covered: int) -> None:
+        """committed-entry-removed, from a truncate event's own range and commit index
+        (the larger of it and the replayed one): judged by index, and by index and term
+        against the cluster at the end (_check_removed_cluster_committed)."""
+        self.rule_evidence["committed-entry-removed"] += 1
+        own = event.get("commit")
+        commit = max(commit, own) if type(own) is int else commit
+        pairs = [
+            (p[0], p[1])
+            for p in event.get("removed")
+            if isinstance(p, list) and len(p) == 2 and all(type(x) is int for x in p)
+        ]
+        for index, term in pairs:
+            if index > covered:
+                self.obs.removals.append((node, index, term, event.term, event.where, commit))
+        first = event.get("from_index")
+        count = event.get("removed_count", len(pairs))
+        last = first + count - 1 if type(count) is int and type(first) is int else None
+        lost = [i for i in range(max(first, covered + 1), min(commit, last or commit) + 1)]
+        if lost:
+            terms = {i: t for i, t in pairs}
+            self.violation(
+                "committed-entry-removed",
+                f"{node} truncated its log from index {first} in term {event.term}, removing "
+                f"committed entries {lost[0]}..{lost[-1]} (first: term "
+                f"{terms.get(lost[0], '?')}; its commit index was {commit}) ({event.where})",
+                nodes=[node],
+                term=event.term,
+                indexes=lost[:10],
+                events=[event.where],
+            )
+
+    def _check_removed_cluster_committed(self) -> None:
+        """A removed (index, term) that some node knew committed by the removal's term
+        (or earlier) was committed before it was removed: a later leader holds every such
+        entry, so no correct leader's AppendEntries can conflict with it."""
+        for node, index, term, ev_term, where, commit in self.obs.removals:
+            if index <= commit:
+                continue  # already reported from the node's own commit index
+            rec = self.obs.committed.get(index, {})
+            known = [r for (t, _), r in rec.items() if t == term and r.known_by_term <= ev_term]
+            if known:
+                first = min(known, key=lambda r: r.known_by_term)
+                self.violation(
+                    "committed-entry-removed",
+                    f"{node} removed index {index} term {term} in term {ev_term} ({where}), "
+                    f"an entry {first.node} knew committed in term {first.known_by_term} "
+                    f"({first.where})",
+                    nodes=sorted({node, first.node}),
+                    term=ev_term,
+                    indexes=[index],
+                    events=[first.where, where],
+                )
 
     def _lost_on_restart(
         self, node: str, lost: list[tuple[int, LogEntry | None]], commit: int, event: Event
@@ -515,11 +706,14 @@ class RaftSafetyChecker:
             "committed_indexes": len(self.obs.committed),
             "applied_indexes": len(self.obs.applied),
             "properties": self._properties(),
+            "rules": self._rules(),
         }
         unchecked = {
             p: e["reason"] for p, e in result.details["properties"].items() if not e["checked"]
         }
         result.details["not_checked"] = unchecked
+        rules = result.details["rules"]
+        rules_checked = [r for r in RULES if rules[r]["checked"]]
         if result.valid is True and self.events_read == 0 and not self.evidence.dumps:
             # Files were there but not one line of them could be read: holding "all five
             # properties" over nothing would be a verdict without evidence.
@@ -532,6 +726,7 @@ class RaftSafetyChecker:
             result.summary = (
                 f"{len(nodes)} nodes, {result.details['events']} events, "
                 f"{len(self.obs.leaders)} terms with a leader: all five Raft safety properties hold"
+                + _rules_note(rules_checked)
             )
         elif result.valid is True:
             held = [p for p in PROPERTIES if p not in unchecked]
@@ -545,9 +740,10 @@ class RaftSafetyChecker:
                 )
                 + "; not checked: "
                 + "; ".join(f"{p} ({why})" for p, why in unchecked.items())
+                + _rules_note(rules_checked)
             )
         else:
-            broken = [p for p in PROPERTIES if self.counts[p]]
+            broken = [p for p in PROPERTIES + RULES if self.counts[p]]
             result.summary = f"{result.violation_count} violation(s): " + ", ".join(
                 f"{p} ({self.counts[p]})" for p in broken
             )
@@ -565,6 +761,23 @@ class RaftSafetyChecker:
             "leader-completeness": bool(obs.elections) and committed,
             "state-machine-safety": len(obs.applied) > 0 or committed,
         }
+
+    def _rules(self) -> dict[str, dict[str, Any]]:
+        """Per single-event rule: checked (the events carried what it needs) and verdict."""
+        out: dict[str, dict[str, Any]] = {}
+        for rule in RULES:
+            count = self.counts[rule]
+            checked = self.rule_evidence[rule] > 0 or count > 0
+            entry: dict[str, Any] = {
+                "checked": checked,
+                "valid": count == 0 if checked else "unknown",
+                "violations": count,
+                "events_judged": self.rule_evidence[rule],
+            }
+            if not checked:
+                entry["reason"] = RULE_NO_EVIDENCE[rule]
+            out[rule] = entry
+        return out
 
     def _properties(self) -> dict[str, dict[str, Any]]:
         """Per property: checked or not (and why), its verdict and violation count. An
@@ -584,6 +797,10 @@ class RaftSafetyChecker:
                 entry["note"] = self.notes[prop]
             out[prop] = entry
         return out
+
+
+def _rules_note(checked: list[str]) -> str:
+    return f"; rules hold: {', '.join(checked)}" if checked else ""
 
 
 def _with_next(events: Iterable[Event]) -> Iterator[tuple[Event, Event | None]]:

@@ -57,7 +57,10 @@ class Recorder:
         self.t0_ns = time.monotonic_ns() if t0_ns is None else t0_ns
         self.t0_wall_ns = time.time_ns() - (time.monotonic_ns() - self.t0_ns)
         path.with_name(CLOCK_FILE).write_text(
-            json.dumps({"t0_wall_ns": self.t0_wall_ns}) + "\n", encoding="utf-8"
+            # t0_mono_ns: node events' "mono" stamps share this kernel clock on local and
+            # netns clusters (checkers/detection.py), also when a clock fault skews wall time
+            json.dumps({"t0_wall_ns": self.t0_wall_ns, "t0_mono_ns": self.t0_ns}) + "\n",
+            encoding="utf-8",
         )
         self._stream = open(path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         self._lock = threading.Lock()

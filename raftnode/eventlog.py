@@ -59,10 +59,15 @@ class EventLog:
         if not events or self._fd is None:
             return
         now = time.time_ns()
+        # CLOCK_MONOTONIC: the clock nemesis moves only the wall clock (libfaketime with
+        # FAKETIME_DONT_FAKE_MONOTONIC=1), and local/netns nodes share the controller's
+        # kernel clock, so "mono" places an event in test time even under clock skew.
+        mono = time.monotonic_ns()
         lines = []
         for ev in events:
-            rec = {"t": now, "node": self.node_id, **ev}
+            rec = {"t": now, "mono": mono, "node": self.node_id, **ev}
             rec["t"] = now  # the runtime's clock, whatever the core put there
+            rec["mono"] = mono
             lines.append(self._encode(rec))
         data = ("\n".join(lines) + "\n").encode()
         view = memoryview(data)

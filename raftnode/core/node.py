@@ -18,6 +18,7 @@ Client requests:
 from __future__ import annotations
 
 import random
+import secrets
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,12 @@ class NodeLogic:
     """One raftnode's deterministic brain. Not thread-safe; call from one task."""
 
     def __init__(
-        self, node_id: str, peers: list[str], config: NodeConfig, restored: PersistentState
+        self,
+        node_id: str,
+        peers: list[str],
+        config: NodeConfig,
+        restored: PersistentState,
+        boot: str | None = None,
     ) -> None:
         self.id = node_id
         self.cfg = config
@@ -130,14 +136,27 @@ class NodeLogic:
         self.remotes: dict[str, _Remote] = {}
         self._fid = 0
         # Forward ids are unique per process incarnation: (boot nonce, counter). The leader
-        # remembers recent ones so a duplicated forward message is not proposed twice.
-        self._boot = f"{rng.getrandbits(48):012x}"
+        # remembers recent ones so a duplicated forward message is not proposed twice. The
+        # nonce must differ across restarts even when `config.seed` is fixed (the harness
+        # seeds every node): from the seeded rng, a restarted follower reused its previous
+        # incarnation's (boot, fid) pairs, so the leader dropped its new forwards as
+        # duplicates and answers meant for the old incarnation's requests were relayed to
+        # the new one's clients. So it comes from the OS unless the caller (the simulation,
+        # which wants reproducible runs) passes one.
+        drawn = rng.getrandbits(48)  # still drawn: keeps seeded runs' timeouts as they were
+        self._boot = boot if boot is not None else f"{drawn ^ secrets.randbits(48):012x}"
         self._seen_forwards: OrderedDict[tuple[str, str, int], None] = OrderedDict()
         self._deadlines = _Deadlines()
         self.replies: list[ClientReply] = []
         self.local_snapshot: Snapshot | None = None
         self.compact_to = 0
-        self.raft.event("start", last_index=self.raft.log.last_index(), commit=self.raft.commit)
+        self.raft.event(
+            "start",
+            last_index=self.raft.log.last_index(),
+            last_term=self.raft.log.last_term(),
+            commit=self.raft.commit,
+            voted_for=self.raft.voted_for,  # the persisted vote it recovered (term: "term")
+        )
         self._after()
 
     # ------------------------------------------------------------------ flags
@@ -295,8 +314,10 @@ class NodeLogic:
         index = self.raft.propose(cmd)
         old = self.proposals.get(index)
         if old is not None and not old.done:
-            old.done = True  # its entry was overwritten before we got here: never applied
-            self._fail(old.handle, "unavailable", "entry overwritten by a new leader")
+            # Our copy of its entry was truncated, but other nodes may still hold it and a
+            # later leader may commit it (Raft figure 8): the outcome is unknown, not failed.
+            old.done = True
+            self._fail(old.handle, "timeout", "entry replaced in this log; outcome unknown")
         prop = _Proposal(handle, self.raft.term, self.ticks + self.cfg.request_timeout_ticks)
         self.proposals[index] = prop
         self._deadlines.add(prop.deadline, ("proposal", index, prop))

@@ -41,6 +41,19 @@ REPLICATE = "replicate"
 SNAPSHOT = "snapshot"
 
 
+def _vote_fields(
+    candidate: str, cand_index: int, cand_term: int, own_index: int, own_term: int
+) -> dict[str, Any]:
+    """A granted vote as the checkers judge it (Raft §5.4.1): whom, and both logs' ends."""
+    return {
+        "for": candidate,
+        "cand_last_index": cand_index,
+        "cand_last_term": cand_term,
+        "last_log_index": own_index,
+        "last_log_term": own_term,
+    }
+
+
 @dataclass
 class Progress:
     """What the leader knows about one follower."""
@@ -181,15 +194,24 @@ class Raft:
         digest = self.digests.pop((entry.index, entry.term), None)
         return digest if digest is not None else command_digest(entry.command)
 
+    def _removed_summary(self, index: int) -> dict[str, Any]:
+        """What a truncation from `index` removes, for the checkers: (index, term) of up to
+        the first 64 removed entries, how many there are, and the commit index then."""
+        last = self.log.last_index()
+        first = max(index, self.log.offset + 1)
+        shown = [[i, self.log.term_at(i)] for i in range(first, min(last, first + 63) + 1)]
+        return {"removed": shown, "removed_count": max(0, last - first + 1), "commit": self.commit}
+
     def _truncate(self, index: int) -> None:
-        self.event("truncate", from_index=index)
+        self.event("truncate", from_index=index, **self._removed_summary(index))
         self.log.truncate_from(index)
         self.stable_index = min(self.stable_index, index - 1)
 
     def _set_commit(self, index: int) -> None:
         if index > self.commit:
             self.commit = index
-            self.event("commit", index=index)
+            extra = {"leader_term": self.term} if self.role == LEADER else {}
+            self.event("commit", index=index, entry_term=self.log.term_at(index), **extra)
 
     # ------------------------------------------------------------------ roles
     def _set_role(self, role: str) -> None:
@@ -223,7 +245,10 @@ class Raft:
             self.term += 1
             self.voted_for = self.id
             self._set_role(CANDIDATE)
-            self.event("vote", **{"for": self.id})
+            last_index, last_term = self.log.last_index(), self.log.last_term()
+            self.event(
+                "vote", **_vote_fields(self.id, last_index, last_term, last_index, last_term)
+            )
             kind, term = "vote", self.term
         if len(self.votes) >= self.quorum:
             self._won(pre)
@@ -564,7 +589,11 @@ class Raft:
         if self.log.term_at(snap.index) == snap.term:
             self._set_commit(snap.index)  # we hold that prefix already: just commit it
         else:
-            self.event("truncate", from_index=self.log.offset + 1)
+            self.event(
+                "truncate",
+                from_index=self.log.offset + 1,
+                **self._removed_summary(self.log.offset + 1),
+            )
             self.log.reset(snap.index, snap.term)
             self.snapshot = snap
             self.install = snap
@@ -572,7 +601,7 @@ class Raft:
             self.stable_index = snap.index
             self.commit = snap.index
             self.event("snapshot", index=snap.index, entry_term=snap.term)
-            self.event("commit", index=snap.index)
+            self.event("commit", index=snap.index, entry_term=snap.term)
         self.send("snapshot_resp", m.src, match_index=snap.index)
 
     # ------------------------------------------------------------------ votes
@@ -596,7 +625,12 @@ class Raft:
             if not pre:
                 self.voted_for = m.src
                 self.election_elapsed = 0
-                self.event("vote", **{"for": m.src})
+                self.event(
+                    "vote",
+                    **_vote_fields(
+                        m.src, m.log_index, m.log_term, self.log.last_index(), self.log.last_term()
+                    ),
+                )
             self.send(resp, m.src, term=m.term, granted=True)
         else:
             self.send(resp, m.src, term=self.term, reject=True)

@@ -89,7 +89,11 @@ class SimCluster:
     def _boot(self, nid: str) -> None:
         node = self.nodes[nid]
         node.logic = NodeLogic(
-            nid, self.ids, self.cfg.node_config(node.index + 1000 * self.restarts), node.disk.load()
+            nid,
+            self.ids,
+            self.cfg.node_config(node.index + 1000 * self.restarts),
+            node.disk.load(),
+            boot=f"{nid}.{self.restarts}",  # reproducible, fresh per incarnation
         )
         self.restarts += 1
         self._drain(nid)

@@ -50,7 +50,7 @@ def test_double_vote_in_one_term(tmp_path):
     log = clean_cluster()
     log.add("n3", 2, "vote", for_="n1")
     result = _check(log, tmp_path)
-    found = _by_property(result, "election-safety")
+    found = _by_property(result, "vote-durability")
     assert len(found) == 1 and "voted twice" in found[0]["message"]
     assert [_cited_event(w)["for"] for w in found[0]["events"]] == ["n2", "n1"]
 

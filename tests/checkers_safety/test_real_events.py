@@ -47,3 +47,14 @@ def test_clean_cluster_with_leader_crash_is_valid(tmp_path):
     assert result.details["dumps"] == ["n1", "n2", "n3"]
     assert result.details["terms_with_leader"] >= 2
     assert result.details["applied_indexes"] >= 50
+    # The single-event rules were judged on real events (a leader crash: votes, a restart
+    # that recovers its vote, leader commits) and hold on the correct node.
+    rules = result.details["rules"]
+    for rule in ("vote-durability", "up-to-date-vote", "current-term-commit"):
+        assert rules[rule]["checked"] is True and rules[rule]["valid"] is True, rules
+    for name in ("n1", "n2", "n3"):
+        lines = (root / name / "events.jsonl").read_text().splitlines()
+        events = [json.loads(line) for line in lines]
+        assert all(isinstance(e.get("mono"), int) for e in events)  # detection's clock
+        starts = [e for e in events if e["ev"] == "start"]
+        assert starts and all("voted_for" in e and "last_term" in e for e in starts)

@@ -22,7 +22,7 @@ from tests.raftnode_core import test_bugs as bug_tests
 EXPECTED = {
     "bad-truncate": "leader-completeness",
     "figure8": "leader-completeness",
-    "forget-vote": "election-safety",
+    "forget-vote": "vote-durability",
     "no-fsync": "state-machine-safety",
     "no-uptodate-check": "leader-completeness",
 }
@@ -122,3 +122,21 @@ def test_random_faults_with_a_bug_never_slip_through(monkeypatch, tmp_path, bug)
         outcome = _random_run(monkeypatch, tmp_path, frozenset({bug}), seed)
         if outcome is not None and outcome[0]:
             assert outcome[1].valid is False, (seed, outcome[0])
+
+
+# Planted bug -> the single-event rule that names it directly (checkers/raft_safety.RULES).
+EXPECTED_RULE = {
+    "bad-truncate": "committed-entry-removed",
+    "figure8": "current-term-commit",
+    "forget-vote": "vote-durability",
+    "no-uptodate-check": "up-to-date-vote",
+}
+
+
+@pytest.mark.parametrize("bug", sorted(EXPECTED_RULE))
+@pytest.mark.parametrize("seed", [0, 1])
+def test_targeted_bug_breaks_its_own_rule(monkeypatch, tmp_path, bug, seed):
+    _, result = _record(monkeypatch, tmp_path, bug, frozenset({bug}), seed)
+    rules = {v["property"] for v in result.violations}
+    assert EXPECTED_RULE[bug] in rules, result.summary
+    assert result.details["rules"][EXPECTED_RULE[bug]]["violations"] >= 1
