@@ -30,6 +30,7 @@ from typing import Any
 import nemeses
 from checkers.composite import check_store, load_store_history, write_results
 from checkers.history import HistoryError, Op
+from harness import watcher
 from harness.cluster import Cluster, default_cluster_kind, open_cluster
 from harness.context import TestContext
 from harness.core import generators as g
@@ -103,6 +104,10 @@ class Runner:
     run_dir: RunDir | None = None
     interrupted: bool = False
     slots: list[ClientSlot] = field(default_factory=list)
+    # The main phase's stop: Ctrl-C sets it, and so does --stop-on-violation's watcher
+    # (which, unlike Ctrl-C, leaves recovery and the final reads to run).
+    workload_stop: threading.Event = field(default_factory=threading.Event)
+    online: watcher.StopOnViolation | None = None
 
     # ------------------------------------------------------------------ control
     def interrupt(self) -> None:
@@ -115,6 +120,7 @@ class Runner:
             log.warning("interrupted: stopping clients, then healing and tearing down")
         self.interrupted = True
         self.stop.set()
+        self.workload_stop.set()
 
     def status(self) -> Status:
         recorder = self.recorder
@@ -354,11 +360,26 @@ class Runner:
 
     def _main_phase(self, ctx: TestContext, workload: Any, package: Any) -> None:
         assert self.recorder is not None
-        shared = Shared(self.build_generator(workload, package), self.recorder, self.stop)
+        gen = self.build_generator(workload, package)
+        shared = Shared(gen, self.recorder, self.workload_stop)
         self.slots = self._client_slots(ctx)
         nemesis = self._nemesis_call(ctx, package) if package is not None else None
+        if self.spec.stop_on_violation and self.run_dir is not None:
+            self.online = watcher.start(
+                ctx,
+                history=self.recorder.path,
+                run_dir=self.run_dir.path,
+                now_s=self.recorder.now_s,
+                stop_workload=self.workload_stop,
+                workload=self.spec.workload,
+                announce=watcher.to_stderr,
+            )
         threads = start_threads(self.slots, shared, nemesis)
-        self._join(threads, self.spec.time_limit + self.spec.op_timeout + JOIN_GRACE_S)
+        try:
+            self._join(threads, self.spec.time_limit + self.spec.op_timeout + JOIN_GRACE_S)
+        finally:
+            if self.online is not None:
+                self.online.halt()
 
     def _join(self, threads: list[threading.Thread], budget_s: float) -> None:
         """Wait for the workers; after a stop, give in-flight ops one op timeout."""
@@ -366,7 +387,7 @@ class Runner:
         stop_deadline: float | None = None
         for thread in threads:
             while thread.is_alive():
-                if self.stop.is_set() and stop_deadline is None:
+                if self.workload_stop.is_set() and stop_deadline is None:
                     stop_deadline = time.monotonic() + self.spec.op_timeout + 1.0
                 limit = stop_deadline or deadline
                 if time.monotonic() >= limit or self.abort.is_set():
@@ -465,7 +486,12 @@ class Runner:
                 results = unknown_results(self.spec, "check interrupted by Ctrl-C")
         if error is not None:
             results.setdefault("harness_error", error)
-        if not run_dir.results.exists() or error is not None:
+        if self.spec.stop_on_violation:
+            results["stopped_early_at_s"] = None
+            if self.online is not None:
+                self.online.annotate(results)
+            write_results(run_dir.results, results)
+        elif not run_dir.results.exists() or error is not None:
             write_results(run_dir.results, results)
         return results, ops
 
