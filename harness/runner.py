@@ -486,13 +486,11 @@ class Runner:
                 results = unknown_results(self.spec, "check interrupted by Ctrl-C")
         if error is not None:
             results.setdefault("harness_error", error)
-        if self.spec.stop_on_violation:
-            results["stopped_early_at_s"] = None
-            if self.online is not None:
-                self.online.annotate(results)
-            write_results(run_dir.results, results)
-        elif not run_dir.results.exists() or error is not None:
-            write_results(run_dir.results, results)
+        # --stop-on-violation (harness/watcher.py): when the run stopped early, and why
+        results["stopped_early_at_s"] = None
+        if self.online is not None:
+            self.online.annotate(results)
+        write_results(run_dir.results, results)
         return results, ops
 
     def _report(self, run_dir: RunDir, results: dict[str, Any], ops: list[Op]) -> None:
