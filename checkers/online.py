@@ -274,12 +274,16 @@ class OnlineOpsChecker:
             return
         write_call, write_index = register.max_call[n - 1]
         if write_call > latest:
-            what = "the initial value" if latest < 0 else f"every write of {op.value!r}"
+            why = (
+                "the initial value"
+                if latest < 0
+                else "written only by ops over before that write began"
+            )
             self._report(
                 "stale-read",
-                f"read of {op.key!r} (history index {op.index}) returned {op.value!r}, "
-                f"but the write invoked at index {write_index} was acknowledged before the "
-                f"read began, and {what} was over before that write began",
+                f"read of {op.key!r} (history index {op.index}) returned {op.value!r} "
+                f"({why}), but the write invoked at index {write_index} was acknowledged "
+                "before the read began",
                 op.key,
                 (write_index, call.op.index, op.index),
                 op.time,
