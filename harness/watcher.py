@@ -17,8 +17,8 @@ a thread wakes about once a second and judges what has been recorded so far:
 At the first violation the watcher calls ``on_violation`` once and stops; the runner
 then stops the workload and goes on as after a normal main phase (heal, recovery, final
 reads, the full check), so the verdict always comes from the full checkers. A look that
-takes long (a long run's event files) pushes the next one back (twice its duration), so
-the watcher never takes more than about a third of a core from the cluster under test;
+takes long (a long run's event files) pushes the next one back (four times its duration),
+so the watcher never takes more than about a fifth of a core from the cluster under test;
 a look that fails (an unreadable file) is logged once and retried, never fatal.
 """
 
@@ -46,6 +46,9 @@ from harness.core.protocols import Host, PolledStatus
 log = logging.getLogger("splitbrain")
 
 INTERVAL_S = 1.0
+# The next look waits at least this many times as long as the last one took: the
+# watcher's share of one core stays under 1 / (1 + BACKOFF).
+BACKOFF = 4.0
 ONLINE_FILE = "online.json"  # in the run dir: what stopped the test, and when
 
 
@@ -158,6 +161,7 @@ class Watcher(threading.Thread):
         mirror: EventMirror | None = None,
         events_root: Path | None = None,
         interval_s: float = INTERVAL_S,
+        shown_root: Path | None = None,
     ) -> None:
         super().__init__(name="online-watcher", daemon=True)
         self.tail = HistoryTail(history)
@@ -167,6 +171,9 @@ class Watcher(threading.Thread):
         self.mirror = mirror
         self.events_root = events_root if mirror is None else mirror.root
         self.interval_s = interval_s
+        # Violations cite event lines; the scratch copies are deleted, the run's nodes/
+        # will hold the same lines once collected.
+        self.shown_root = shown_root
         self.found: Violation | None = None
         self.looks = 0
         self.busy_s = 0.0
@@ -187,7 +194,7 @@ class Watcher(threading.Thread):
                 self.found = found
                 self.on_violation(found)
                 return
-            wait = max(self.interval_s, 2 * took)
+            wait = max(self.interval_s, BACKOFF * took)
 
     def look(self) -> Violation | None:
         """One look at everything recorded so far; the first violation, if any."""
@@ -228,13 +235,19 @@ class Watcher(threading.Thread):
         result = check_evidence(load_evidence(self.events_root), *evidence_meta(self.events_root))
         if result.valid is not False or not result.violations:
             return None
-        first = result.violations[0]
+        first = json.loads(self._cited(json.dumps(result.violations[0], default=str)))
         return Violation(
             checker="raft-safety",
             message=str(first.get("message", result.summary)),
             found_at_s=self.now_s(),
             details={k: v for k, v in first.items() if k != "message"},
         )
+
+    def _cited(self, text: str) -> str:
+        if self.mirror is None or self.shown_root is None:
+            return text
+        scratch, shown = json.dumps(str(self.mirror.root))[1:-1], json.dumps(str(self.shown_root))
+        return text.replace(scratch, shown[1:-1])
 
 
 @dataclass
@@ -321,6 +334,7 @@ def start(
         workload=workload,
         mirror=mirror,
         events_root=events_root,
+        shown_root=run_dir / "nodes",
     )
     holder = StopOnViolation(watcher, scratch, run_dir)
     watcher.start()

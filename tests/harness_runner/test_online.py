@@ -358,6 +358,7 @@ def test_watcher_finds_a_raft_safety_violation_in_node_events(tmp_path: Path) ->
         on_violation=seen.append,
         mirror=EventMirror(files, tmp_path / "mirror"),
         interval_s=0.05,
+        shown_root=tmp_path / "run" / "nodes",
     )
     watcher.start()
     watcher.join(timeout=10)
@@ -366,6 +367,10 @@ def test_watcher_finds_a_raft_safety_violation_in_node_events(tmp_path: Path) ->
     assert seen[0].checker == "raft-safety" and seen[0].found_at_s == 4.5
     assert "term 2" in seen[0].message
     assert seen[0].details.get("property") == "election-safety"
+    # it cites the lines where the run's nodes/ will hold them, not the scratch copies
+    cited = json.dumps(seen[0].to_json())
+    assert str(tmp_path / "mirror") not in cited
+    assert str(tmp_path / "run" / "nodes" / "n2" / "events.jsonl") + ":2" in cited
 
 
 def test_watcher_stays_quiet_on_good_evidence_until_halted(tmp_path: Path) -> None:
