@@ -1,8 +1,8 @@
 """The bug zoo, end to end: campaigns/bugzoo.yaml is what issue 8 asks, and a reduced
 campaign of it runs through `splitbrain campaign` and bench/bugzoo.py.
 
-The slow test runs three planted bugs (one seed each, short, --stop-on-violation) and
-one correct-node run, then asserts each bug's run is invalid, the correct one valid,
+The slow test runs three planted bugs (one seed each, 20 s, --stop-on-violation; no-fsync
+under whole-cluster kills, which the defaults do not yet aim) and one correct-node run, then asserts each bug's run is invalid, the correct one valid,
 and that bench/bugzoo.py's table says so. About two minutes of wall time.
 """
 
@@ -83,11 +83,19 @@ def test_bench_refuses_a_directory_that_is_not_a_campaign(tmp_path: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.process
 def test_reduced_bugzoo_campaign(tmp_path: Path) -> None:
+    # ack-before-commit and follower-read: the defaults find them in seconds. no-fsync:
+    # 60 s of the defaults find it in 1 of 2 seeds (docs/bugzoo.md), so this smoke test
+    # aims at it (whole-cluster kills lose the unsynced buffer) and stays reliable.
     spec = {
         "name": "bugzoo-smoke",
         "base": {"stop_on_violation": True, "time_limit": 20, "recovery_s": 2},
         "matrices": [
-            {"bugs": [[b] for b in SMOKE_BUGS], "seeds": [1]},
+            {"bugs": [["ack-before-commit"], ["follower-read"]], "seeds": [1]},
+            {
+                "bugs": [["no-fsync"]],
+                "overrides": {"nemesis": "kill", "nemesis_targets": "all", "nemesis_interval": 3},
+                "seeds": [1],
+            },
             {"overrides": {"time_limit": 12}, "seeds": [1]},
         ],
     }
