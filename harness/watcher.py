@@ -113,6 +113,7 @@ class EventMirror:
         self.files = files
         self.root = root
         self.sizes: dict[str, int] = {}
+        self.errors: dict[str, str] = {}  # node -> the last read failure (results.json)
 
     def refresh(self) -> bool:
         """Copy what changed; True if any node's events did. Unreadable files (a node
@@ -121,8 +122,10 @@ class EventMirror:
         for node, (host, remote) in sorted(self.files.items()):
             try:
                 data = host.read_file(remote)
-            except Exception:  # noqa: BLE001 - HostError or a dead session: next look
+            except Exception as exc:  # noqa: BLE001 - HostError or a dead session: next look
+                self.errors[node] = str(exc) or type(exc).__name__
                 continue
+            self.errors.pop(node, None)
             data = data[: data.rfind(b"\n") + 1]
             if len(data) == self.sizes.get(node):
                 continue
@@ -281,6 +284,8 @@ class StopOnViolation:
             "busy_s": round(self.watcher.busy_s, 3),
             "reads_judged": self.watcher.ops.reads_judged,
             "events": self.watcher.events_root is not None,
+            "event_bytes": sum(m.sizes.values()) if (m := self.watcher.mirror) else None,
+            "event_errors": dict(m.errors) if m else {},
             "violation": None if self.violation is None else self.violation.to_json(),
         }
 

@@ -25,7 +25,7 @@ from harness.runner import Runner
 from harness.spec import SpecError, build_spec
 from harness.test_command import spec_from_cli
 from harness.watcher import EventMirror, HistoryTail, Violation, Watcher
-from tests.conftest import requires_netns
+from tests.conftest import requires_command, requires_netns
 from tests.e2e.conftest import requires_raftnode, splitbrain_test
 from tests.harness_runner.helpers import null_spec
 
@@ -530,6 +530,7 @@ def test_planted_bug_run_ends_early_and_is_invalid(tmp_path: Path, cluster: str)
     assert "splitbrain: stop-on-violation:" in run.output  # the console line
     assert _main_phase_end_s(run.run_dir) < stopped + 7  # op timeout + slack, not 40 s
     assert results["online"]["events"] is True  # node events were read during the run
+    assert results["online"]["event_bytes"] > 0
     assert (run.run_dir / "online.json").is_file()
     assert "phase: final-reads" in run.controller_log
 
@@ -547,3 +548,25 @@ def test_correct_raftnode_with_the_flag_runs_full_length_and_is_valid(tmp_path: 
     assert results["online"]["violation"] is None and results["online"]["looks"] >= 10
     assert results["online"]["events"] is True
     assert _main_phase_end_s(run.run_dir) >= 13.0
+
+
+@requires_raftnode
+@pytest.mark.process
+@requires_netns
+@requires_command("/usr/sbin/sshd", "openssh-server")
+@requires_command("ssh-keygen", "openssh-client")
+def test_over_ssh_node_events_are_read_through_sftp(tmp_path: Path) -> None:
+    from harness.sshd import ssh_lab
+
+    with ssh_lab(["n1", "n2", "n3"], tmp_path / "ssh") as lab:
+        run = splitbrain_test(
+            tmp_path / "store", "--cluster", "ssh", "--ssh-hosts", str(lab.hosts_file),
+            "--nodes", "3", "--nemesis", "kill", "--nemesis-interval", "3",
+            "--time-limit", "8", "--seed", "2", "--stop-on-violation",
+        )  # fmt: skip
+    assert run.code == 0, run.output
+    online = run.results["online"]
+    assert online["events"] is True and online["looks"] >= 4
+    assert online["event_errors"] == {}
+    assert online["event_bytes"] > 0  # copied from the ssh hosts during the run
+    assert run.results["stopped_early_at_s"] is None
