@@ -28,6 +28,7 @@ from harness.watcher import EventMirror, HistoryTail, Violation, Watcher
 from tests.conftest import requires_command, requires_netns
 from tests.e2e.conftest import requires_raftnode, splitbrain_test
 from tests.harness_runner.helpers import null_spec
+from workloads import NAMES as WORKLOADS
 
 
 class History:
@@ -489,6 +490,27 @@ def test_null_db_correct_run_with_the_flag_runs_its_length(tmp_path: Path) -> No
         for line in (result.run_dir / "history.jsonl").read_text().splitlines()
     ]
     assert max(times) / 1e9 >= 2.5
+
+
+@pytest.mark.parametrize("workload", WORKLOADS)
+def test_every_workload_on_the_correct_null_db_is_never_stopped(
+    tmp_path: Path, workload: str
+) -> None:
+    """The rules on each workload's real op shapes (info and fail ops included): a
+    linearizable DB is never stopped, and reads were judged where the rules apply."""
+    spec = null_spec(
+        tmp_path,
+        workload=workload,
+        time_limit=2.0,
+        stop_on_violation=True,
+        db_options={"info_rate": 0.05, "fail_rate": 0.05},
+    )
+    result = Runner(spec).run()
+    results = json.loads((result.run_dir / "results.json").read_text())
+    assert results["stopped_early_at_s"] is None, results["online"]["violation"]
+    assert results["online"]["violation"] is None
+    if workload in ("register", "kv", "append", "counter"):  # reads during the main phase
+        assert results["online"]["reads_judged"] > 0
 
 
 def test_without_the_flag_no_watcher_runs(tmp_path: Path) -> None:
