@@ -202,12 +202,18 @@ class Watcher(threading.Thread):
     def look(self) -> Violation | None:
         """One look at everything recorded so far; the first violation, if any."""
         self.looks += 1
+        # Copy the events first (cheap): the copies then match the ops just judged.
+        changed = self._guarded("events", self._refresh) if self.mirror is not None else True
         found = self._guarded("ops", self._check_ops)
-        if found is None:
+        if found is None and changed:
             found = self._guarded("raft-safety", self._check_events)
         return found
 
-    def _guarded(self, what: str, check: Callable[[], Violation | None]) -> Violation | None:
+    def _refresh(self) -> bool:
+        assert self.mirror is not None
+        return self.mirror.refresh()
+
+    def _guarded(self, what: str, check: Callable[[], Any]) -> Any:
         try:
             return check()
         except Exception as exc:  # noqa: BLE001 - the watcher never ends the test by crashing
@@ -229,11 +235,7 @@ class Watcher(threading.Thread):
         )
 
     def _check_events(self) -> Violation | None:
-        if self.events_root is None:
-            return None
-        if self.mirror is not None and not self.mirror.refresh():
-            return None
-        if not self.events_root.is_dir():
+        if self.events_root is None or not self.events_root.is_dir():
             return None
         result = check_evidence(load_evidence(self.events_root), *evidence_meta(self.events_root))
         if result.valid is not False or not result.violations:

@@ -456,9 +456,7 @@ def test_null_db_stale_reads_stop_the_run_early(tmp_path: Path) -> None:
         db_options={"stale_reads": True},
         stop_on_violation=True,
     )
-    began = time.monotonic()
     result = Runner(spec).run()
-    assert time.monotonic() - began < 25  # far less than the 30 s time limit
     assert result.valid is False and result.exit_code == 1
     results = json.loads((result.run_dir / "results.json").read_text())
     stopped = results["stopped_early_at_s"]
