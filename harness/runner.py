@@ -8,6 +8,11 @@ node logs/events into ``nodes/<n>/`` → teardown (always, in ``finally``) → c
 before test.yaml is written, so it records the run as it ran; history.jsonl is read
 once, for the checkers and the report alike.
 
+--stop-on-violation: a watcher thread (harness/watcher.py) judges the ops and node events
+recorded so far during the main phase; its first violation stops the workload (only),
+and the run goes on from heal exactly as after a full main phase. results.json records
+``stopped_early_at_s`` (null when the run was not stopped).
+
 Ctrl-C: the first SIGINT (or :meth:`Runner.interrupt`) stops the generators, skips the
 recovery wait and the final reads, and still heals, collects logs, tears down and checks
 the history prefix; a second one also skips log collection and stops waiting for
