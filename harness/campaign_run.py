@@ -73,7 +73,7 @@ def results_fields(results: dict[str, Any]) -> dict[str, Any]:
             if isinstance(results.get(name), dict)
         }
     }
-    for name in ("detection", "db_version", "safety"):
+    for name in ("detection", "stopped_early_at_s", "db_version", "safety"):
         if name in results:
             out[name] = results[name]
     return out

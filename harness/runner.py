@@ -8,6 +8,11 @@ node logs/events into ``nodes/<n>/`` → teardown (always, in ``finally``) → c
 before test.yaml is written, so it records the run as it ran; history.jsonl is read
 once, for the checkers and the report alike.
 
+--stop-on-violation: a watcher thread (harness/watcher.py) judges the ops and node events
+recorded so far during the main phase; its first violation stops the workload (only),
+and the run goes on from heal exactly as after a full main phase. results.json records
+``stopped_early_at_s`` (null when the run was not stopped).
+
 Ctrl-C: the first SIGINT (or :meth:`Runner.interrupt`) stops the generators, skips the
 recovery wait and the final reads, and still heals, collects logs, tears down and checks
 the history prefix; a second one also skips log collection and stops waiting for
@@ -30,6 +35,7 @@ from typing import Any
 import nemeses
 from checkers.composite import check_store, load_store_history, write_results
 from checkers.history import HistoryError, Op
+from harness import watcher
 from harness.cluster import Cluster, default_cluster_kind, open_cluster
 from harness.context import TestContext
 from harness.core import generators as g
@@ -103,6 +109,10 @@ class Runner:
     run_dir: RunDir | None = None
     interrupted: bool = False
     slots: list[ClientSlot] = field(default_factory=list)
+    # The main phase's stop: Ctrl-C sets it, and so does --stop-on-violation's watcher
+    # (which, unlike Ctrl-C, leaves recovery and the final reads to run).
+    workload_stop: threading.Event = field(default_factory=threading.Event)
+    online: watcher.StopOnViolation | None = None
 
     # ------------------------------------------------------------------ control
     def interrupt(self) -> None:
@@ -115,6 +125,7 @@ class Runner:
             log.warning("interrupted: stopping clients, then healing and tearing down")
         self.interrupted = True
         self.stop.set()
+        self.workload_stop.set()
 
     def status(self) -> Status:
         recorder = self.recorder
@@ -354,11 +365,26 @@ class Runner:
 
     def _main_phase(self, ctx: TestContext, workload: Any, package: Any) -> None:
         assert self.recorder is not None
-        shared = Shared(self.build_generator(workload, package), self.recorder, self.stop)
+        gen = self.build_generator(workload, package)
+        shared = Shared(gen, self.recorder, self.workload_stop)
         self.slots = self._client_slots(ctx)
         nemesis = self._nemesis_call(ctx, package) if package is not None else None
+        if self.spec.stop_on_violation and self.run_dir is not None:
+            self.online = watcher.start(
+                ctx,
+                history=self.recorder.path,
+                run_dir=self.run_dir.path,
+                now_s=self.recorder.now_s,
+                stop_workload=self.workload_stop,
+                workload=self.spec.workload,
+                announce=watcher.to_stderr,
+            )
         threads = start_threads(self.slots, shared, nemesis)
-        self._join(threads, self.spec.time_limit + self.spec.op_timeout + JOIN_GRACE_S)
+        try:
+            self._join(threads, self.spec.time_limit + self.spec.op_timeout + JOIN_GRACE_S)
+        finally:
+            if self.online is not None:
+                self.online.halt()
 
     def _join(self, threads: list[threading.Thread], budget_s: float) -> None:
         """Wait for the workers; after a stop, give in-flight ops one op timeout."""
@@ -366,7 +392,7 @@ class Runner:
         stop_deadline: float | None = None
         for thread in threads:
             while thread.is_alive():
-                if self.stop.is_set() and stop_deadline is None:
+                if self.workload_stop.is_set() and stop_deadline is None:
                     stop_deadline = time.monotonic() + self.spec.op_timeout + 1.0
                 limit = stop_deadline or deadline
                 if time.monotonic() >= limit or self.abort.is_set():
@@ -465,8 +491,11 @@ class Runner:
                 results = unknown_results(self.spec, "check interrupted by Ctrl-C")
         if error is not None:
             results.setdefault("harness_error", error)
-        if not run_dir.results.exists() or error is not None:
-            write_results(run_dir.results, results)
+        # --stop-on-violation (harness/watcher.py): when the run stopped early, and why
+        results["stopped_early_at_s"] = None
+        if self.online is not None:
+            self.online.annotate(results)
+        write_results(run_dir.results, results)
         return results, ops
 
     def _report(self, run_dir: RunDir, results: dict[str, Any], ops: list[Op]) -> None:

@@ -124,6 +124,8 @@ class TestSpec:
     budget: float = 120.0  # seconds the checkers may spend
     op_timeout: float = 5.0
     db_options: dict[str, Any] = field(default_factory=dict)
+    # harness/watcher.py: check online during the main phase, stop at the first violation
+    stop_on_violation: bool = False
 
     @property
     def node_names(self) -> list[str]:
@@ -399,6 +401,10 @@ def _convert(source: str, name: str, path: str, raw: Any) -> Any:  # noqa: C901 
         return _at_most(source, path, name, _number_field(source, path, raw))
     if name == "recovery_s":
         return _at_most(source, path, name, _number_field(source, path, raw, strict=False))
+    if name == "stop_on_violation":
+        if not isinstance(raw, bool):
+            raise SpecError(source, path, f"expected true or false, got {_show(raw)}")
+        return raw
     if name == "db_options":
         if not isinstance(raw, dict):
             raise SpecError(source, path, f"expected a mapping, got {_show(raw)}")

@@ -43,6 +43,7 @@ OPTION_FIELDS = {
     "store": "store",
     "budget": "budget",
     "op_timeout": "op_timeout",
+    "stop_on_violation": "stop_on_violation",
 }
 
 
@@ -177,6 +178,13 @@ def combined_exit(codes: list[int]) -> int:
     multiple=True,
     help="--db maelstrom: an argument for --bin (repeatable, in order).",
 )
+@click.option(
+    "--stop-on-violation",
+    is_flag=True,
+    default=False,
+    help="Check ops and node events online; at the first violation stop the workload "
+    "(then heal, final reads and the full check as usual).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show the live progress line.")
 @click.pass_context
 def test_command(ctx: click.Context, spec_file: str | None, progress: bool, **values: Any) -> None:
@@ -218,6 +226,9 @@ def run_one(spec: TestSpec, progress: bool) -> int:
     else:
         result = runner.run()
     click.echo(f"seed {spec.seed}; store {result.run_dir}")
+    stopped = result.results.get("stopped_early_at_s")
+    if stopped is not None:
+        click.echo(f"stopped early at {stopped:.1f} s (--stop-on-violation)")
     click.echo(summary_text(result.results))
     if result.interrupted:
         click.echo("interrupted: the verdict covers the history recorded before Ctrl-C", err=True)

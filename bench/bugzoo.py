@@ -1,0 +1,264 @@
+"""The bug-zoo table: what a `splitbrain campaign campaigns/bugzoo.yaml` found, per bug.
+
+    python bench/bugzoo.py CAMPAIGN_DIR [--markdown]
+
+CAMPAIGN_DIR is a campaign directory (it holds campaign.json; `store/campaigns/latest`
+works). One row per planted bug set (and one for the correct node, no bug), with:
+
+- runs (with a verdict; cells not run yet are left out), invalid, unknown (unknown or
+  crashed), and the detection rate (invalid / runs);
+- which checkers caught it: per checker, in how many invalid runs it said invalid;
+- time to detection, median and max over the invalid runs: results.json's
+  ``detection.earliest_s`` (test seconds of the earliest op or node event a violation
+  involves; "-" where the checkers did not report it);
+- stopped early: how many runs --stop-on-violation ended, and the median test time at
+  which the watcher stopped them (``stopped_early_at_s``);
+- wall seconds per run, median, for runs stopped early and for runs that went their
+  whole length.
+
+Below the table: the campaign's total wall time, and what stopping early saved (per
+stopped run, the median wall of a full-length run minus its own wall). Numbers are read
+from campaign.json and, for what it lacks, from each run's results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+CAMPAIGN_FILE = "campaign.json"
+CORRECT = "(correct)"
+
+
+@dataclass
+class RunRow:
+    """One test of the campaign, as far as the table is concerned."""
+
+    bug: str
+    verdict: str | None
+    caught_by: list[str]
+    detection_s: float | None
+    stopped_at_s: float | None
+    wall_s: float | None
+
+
+@dataclass
+class BugSummary:
+    bug: str
+    runs: int = 0
+    invalid: int = 0
+    unknown: int = 0
+    caught_by: Counter[str] = field(default_factory=Counter)
+    detection: list[float] = field(default_factory=list)
+    stopped_at: list[float] = field(default_factory=list)
+    wall_stopped: list[float] = field(default_factory=list)
+    wall_full: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.invalid / self.runs if self.runs else 0.0
+
+
+class BugzooError(Exception):
+    """A directory that is not a campaign directory, or a campaign.json unreadable."""
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _results(run_dir: Any) -> dict[str, Any]:
+    if not isinstance(run_dir, str):
+        return {}
+    try:
+        data = json.loads((Path(run_dir) / "results.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _caught_by(test: dict[str, Any], results: dict[str, Any]) -> list[str]:
+    checkers = test.get("checkers")
+    if not isinstance(checkers, dict) or not checkers:
+        checkers = {
+            name: results[name]
+            for name in results.get("checkers", [])
+            if isinstance(results.get(name), dict)
+        }
+    return sorted(
+        name
+        for name, entry in checkers.items()
+        if isinstance(entry, dict) and entry.get("valid") is False
+    )
+
+
+def row_of(test: dict[str, Any]) -> RunRow:
+    """One campaign.json test entry (plus its results.json for what the entry lacks)."""
+    params = test.get("params") if isinstance(test.get("params"), dict) else {}
+    bugs = params.get("bugs") or []
+    bug = "+".join(str(b) for b in bugs) if bugs else CORRECT
+    results = _results(test.get("run_dir"))
+    detection = test.get("detection", results.get("detection"))
+    earliest = _number(detection.get("earliest_s")) if isinstance(detection, dict) else None
+    stopped = test.get("stopped_early_at_s", results.get("stopped_early_at_s"))
+    return RunRow(
+        bug=bug,
+        verdict=test.get("verdict"),
+        caught_by=_caught_by(test, results),
+        detection_s=earliest,
+        stopped_at_s=_number(stopped),
+        wall_s=_number(test.get("duration_s")),
+    )
+
+
+def load_rows(campaign_dir: Path) -> list[RunRow]:
+    path = campaign_dir / CAMPAIGN_FILE
+    if not path.is_file():
+        raise BugzooError(f"{campaign_dir}: no {CAMPAIGN_FILE} (not a campaign directory)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BugzooError(f"{path}: unreadable ({exc})") from None
+    tests = data.get("tests") if isinstance(data, dict) else None
+    if not isinstance(tests, list):
+        raise BugzooError(f"{path}: no list of tests")
+    return [row_of(t) for t in tests if isinstance(t, dict)]
+
+
+def summarize(rows: list[RunRow]) -> list[BugSummary]:
+    """One summary per bug, in name order, the correct node last."""
+    by_bug: dict[str, BugSummary] = {}
+    for row in rows:
+        if row.verdict is None:
+            continue  # not run (yet), or interrupted: no verdict to count
+        s = by_bug.setdefault(row.bug, BugSummary(row.bug))
+        s.runs += 1
+        if row.verdict == "invalid":
+            s.invalid += 1
+            s.caught_by.update(row.caught_by)
+            if row.detection_s is not None:
+                s.detection.append(row.detection_s)
+        elif row.verdict != "valid":
+            s.unknown += 1
+        if row.stopped_at_s is not None:
+            s.stopped_at.append(row.stopped_at_s)
+        if row.wall_s is not None:
+            (s.wall_stopped if row.stopped_at_s is not None else s.wall_full).append(row.wall_s)
+    return sorted(by_bug.values(), key=lambda s: (s.bug == CORRECT, s.bug))
+
+
+def _median(values: list[float]) -> str:
+    return f"{statistics.median(values):.1f}" if values else "-"
+
+
+def _max(values: list[float]) -> str:
+    return f"{max(values):.1f}" if values else "-"
+
+
+HEADERS = (
+    "bug",
+    "runs",
+    "invalid",
+    "unknown",
+    "detected",
+    "caught by (runs)",
+    "TTD median s",
+    "TTD max s",
+    "stopped early",
+    "stop at median s",
+    "wall/run stopped s",
+    "wall/run full s",
+)
+
+
+def table_rows(summaries: list[BugSummary]) -> list[list[str]]:
+    out = []
+    for s in summaries:
+        caught = ", ".join(f"{name} {n}" for name, n in s.caught_by.most_common()) or "-"
+        out.append(
+            [
+                s.bug,
+                str(s.runs),
+                str(s.invalid),
+                str(s.unknown),
+                f"{s.invalid}/{s.runs} ({100 * s.rate:.0f}%)",
+                caught,
+                _median(s.detection),
+                _max(s.detection),
+                str(len(s.stopped_at)),
+                _median(s.stopped_at),
+                _median(s.wall_stopped),
+                _median(s.wall_full),
+            ]
+        )
+    return out
+
+
+def footer(summaries: list[BugSummary]) -> list[str]:
+    walls = [w for s in summaries for w in (*s.wall_stopped, *s.wall_full)]
+    full = [w for s in summaries for w in s.wall_full]
+    stopped = [w for s in summaries for w in s.wall_stopped]
+    lines = [f"{len(walls)} runs, {sum(walls) / 60:.1f} min of wall time in all"]
+    if stopped and full:
+        saved = sum(max(statistics.median(full) - w, 0.0) for w in stopped)
+        lines.append(
+            f"{len(stopped)} runs stopped early (--stop-on-violation): about "
+            f"{saved / 60:.1f} min saved against the median full-length run "
+            f"({statistics.median(full):.0f} s)"
+        )
+    correct = next((s for s in summaries if s.bug == CORRECT), None)
+    if correct is not None:
+        lines.append(
+            f"correct node: {correct.invalid} invalid, {correct.unknown} unknown "
+            f"of {correct.runs} runs"
+        )
+    return lines
+
+
+def render_text(summaries: list[BugSummary]) -> str:
+    rows = [list(HEADERS), *table_rows(summaries)]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(HEADERS))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join([*lines, "", *footer(summaries)])
+
+
+def render_markdown(summaries: list[BugSummary]) -> str:
+    lines = [
+        "| " + " | ".join(HEADERS) + " |",
+        "|" + "|".join("---" if i == 0 or i == 5 else "---:" for i in range(len(HEADERS))) + "|",
+    ]
+    for row in table_rows(summaries):
+        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    return "\n".join([*lines, "", *footer(summaries)])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("campaign_dir", type=Path, help="a campaign directory (campaign.json)")
+    parser.add_argument("--markdown", action="store_true", help="a table for docs/bugzoo.md")
+    args = parser.parse_args(argv)
+    try:
+        summaries = summarize(load_rows(args.campaign_dir))
+    except BugzooError as exc:
+        print(f"bugzoo: {exc}", file=sys.stderr)
+        return 2
+    if not summaries:
+        print(f"bugzoo: {args.campaign_dir}: the campaign has no tests", file=sys.stderr)
+        return 2
+    print(render_markdown(summaries) if args.markdown else render_text(summaries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
