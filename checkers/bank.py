@@ -210,4 +210,57 @@ def _check_final_reads(bc: _BankCheck, total: int | None) -> float | None:
     bc.total_check(
         observed, total, f"final reads of {len(last)} accounts", reads=[o.id for o in last.values()]
     )
+    _check_final_balances(bc, last)
     return observed
+
+
+def _check_final_balances(bc: _BankCheck, last: dict[Any, Operation]) -> None:
+    """Each final balance must be one the transfers can explain: its initial write, plus
+    every acknowledged transfer (each happened exactly once), plus some subset of the
+    transfers whose outcome is unknown (failed ones certainly did not happen). A balance
+    outside [initial + ok + the unknowns' losses, initial + ok + their gains] means an
+    acknowledged transfer was lost or one was applied twice, which the total cannot
+    show: both leave the sum alone. Accounts whose initial write is not certain are
+    skipped."""
+    writes: dict[Any, list[Operation]] = {}
+    for op in bc.paired:
+        if op.f in WRITE_FS and op.key is not None:
+            writes.setdefault(op.key, []).append(op)
+    net: dict[Any, float] = dict.fromkeys(last, 0)
+    low: dict[Any, float] = dict.fromkeys(last, 0)
+    high: dict[Any, float] = dict.fromkeys(last, 0)
+    for op in bc.paired:
+        value = op.value
+        if op.f != "transfer" or op.status == "fail" or not isinstance(value, dict):
+            continue
+        amount = value.get("amount")
+        if not _number(amount):
+            continue
+        for account, delta in ((value.get("from"), -amount), (value.get("to"), amount)):
+            if account not in net:
+                continue
+            if op.status == "ok":
+                net[account] += delta
+            else:
+                low[account] += min(0, delta)
+                high[account] += max(0, delta)
+    for account, read in last.items():
+        initial = writes.get(account, [])
+        if len(initial) != 1 or initial[0].status != "ok" or not _number(initial[0].value):
+            continue
+        base = initial[0].value + net[account]
+        lo, hi = base + low[account], base + high[account]
+        balance = read.result or 0
+        if not lo <= balance <= hi:
+            bc.impossible += 1
+            bc.result.add_violation(
+                f"final read {brief(read)}: balance {balance} of {account} is impossible: "
+                f"its initial {initial[0].value} and acknowledged transfers give {base}, "
+                f"the unknown ones at most [{lo}, {hi}] (an acknowledged transfer lost, "
+                "or one applied twice)",
+                kind="impossible-final",
+                key=account,
+                read=read.id,
+                balance=balance,
+                expected=[lo, hi],
+            )
