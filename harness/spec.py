@@ -445,7 +445,7 @@ def validate_spec(spec: TestSpec, source: str) -> TestSpec:
     hosts file must read and cover every node, and the DB's own preflight must pass
     (SupportsPreflight: a missing binary, an unknown db option, a fault it cannot take)."""
     db = _load_db(spec, source)
-    _default_workload_for(spec, db)
+    default_workload_for(spec, db)
     _check_bugs(spec, db, source)
     _check_ssh_hosts(spec, source)
     if isinstance(db, SupportsPreflight):
@@ -456,7 +456,7 @@ def validate_spec(spec: TestSpec, source: str) -> TestSpec:
     return spec
 
 
-def _default_workload_for(spec: TestSpec, db: DB) -> None:
+def default_workload_for(spec: TestSpec, db: DB) -> None:
     """A DB that declares ``workloads`` (the ones it can run, its own default first) and
     cannot run the default workload runs its first one instead, when no source named a
     workload; a named workload it cannot run stays an error (its preflight says so)."""
