@@ -141,6 +141,38 @@ def part_history(ops: Sequence[Op], part: str) -> list[Op]:
     return [op for op in ops if not op.is_client or op.extra.get("part") == part]
 
 
+OP_ID_FIELDS = ("read", "write", "other", "op")  # violation fields naming an op by id
+OP_IDS_FIELDS = ("reads", "ops")  # ... and lists of them
+
+
+def _event_key(op: Op) -> tuple[Any, ...]:
+    return (op.index, op.time, op.process, op.type)
+
+
+def _global_ids(
+    part_ops: Sequence[Op], part_paired: list[Operation], ops: Sequence[Op], paired: list[Operation]
+) -> dict[int, int]:
+    """Part-history op id -> whole-history op id (by the invocation event), so a part
+    checker's violations name the ops as every other checker and the report do."""
+    whole = {_event_key(ops[o.call]): o.id for o in paired}
+    return {o.id: whole.get(_event_key(part_ops[o.call]), o.id) for o in part_paired}
+
+
+def _renumbered(run: Callable[[], Result], ids: dict[int, int]) -> Callable[[], Result]:
+    def renumbered() -> Result:
+        result = run()
+        for violation in result.violations:
+            for name in OP_ID_FIELDS:
+                if isinstance(violation.get(name), int):
+                    violation[name] = ids.get(violation[name], violation[name])
+            for name in OP_IDS_FIELDS:
+                if isinstance(violation.get(name), list):
+                    violation[name] = [ids.get(i, i) for i in violation[name]]
+        return result
+
+    return renumbered
+
+
 def _workload_plan(
     workload: str,
     ops: Sequence[Op],
@@ -214,8 +246,9 @@ def check_history(
         for part, part_workload in PARTS[workload].items():
             part_ops = part_history(ops, part)
             part_paired = pair_history(part_ops).ops
+            ids = _global_ids(part_ops, part_paired, ops, paired.ops)
             plan += [
-                (f"{name}:{part}", run)
+                (f"{name}:{part}", _renumbered(run, ids))
                 for name, run in _workload_plan(
                     part_workload, part_ops, part_paired, LIN_MODELS.get(part_workload), budget_s
                 )

@@ -92,6 +92,8 @@ def test_composite_checks_each_part_on_its_own_ops() -> None:
     assert bad["valid"] is False
     assert bad["append:append"]["valid"] is False
     assert bad["linearizability:kv"]["valid"] is True
+    # violations name ops by their id in the whole history (the read is its 4th op)
+    assert {v["read"] for v in bad["append:append"]["violations"]} == {3}
 
 
 def test_bank_final_balance_no_acknowledged_transfers_explain() -> None:
