@@ -7,7 +7,7 @@ schedule itself breaks nothing).
 |-----------|-------------------|-----------------------------------|-----------|
 | register  | follower-read     | partition the leader away 3 s     | linearizability (stale read at the cut-off node) |
 | kv        | stale-read        | partition the leader away 3 s     | linearizability (the deposed leader reads locally) |
-| set       | no-fsync          | kill every node at once           | set: acknowledged adds lost |
+| set       | no-fsync          | kill every node at once, twice    | set: acknowledged adds lost |
 | append    | dup-apply         | pause every node 3 s              | append: an element twice (a resent append applied twice) |
 | counter   | dup-apply         | pause every node 3 s              | counter: a read above every attempted increment |
 | bank      | ack-before-commit | partition the leader away 3 × 1 s | bank: final balances no acknowledged transfers explain |
@@ -40,9 +40,15 @@ ISOLATE_LEADER = [
     {"at": 1.5, "f": "start-partition", "value": {"topology": "leader"}},
     {"at": 4.5, "f": "stop-partition"},
 ]
-KILL_ALL = [
-    {"at": 2.5, "f": "start-kill", "value": {"target": "all"}},
-    {"at": 3.0, "f": "stop-kill"},
+# no-fsync loses only what no node has flushed yet (its lazy flush runs every 0.2 s):
+# kill the whole cluster twice, under more clients and a higher rate.
+KILL_ALL_2X = [
+    entry
+    for at in (2.0, 4.0)
+    for entry in (
+        {"at": at, "f": "start-kill", "value": {"target": "all"}},
+        {"at": at + 0.5, "f": "stop-kill"},
+    )
 ]
 # ack-before-commit only loses what the cut-off leader acknowledges before it notices and
 # steps down (milliseconds): cut it off three times, under more clients and a higher rate.
@@ -68,7 +74,7 @@ SEED = int(os.environ.get("BUGZOO_PROOF_SEED", "1"))
 PROOFS: dict[str, tuple[str, list[dict[str, Any]], str, str | None]] = {
     "register": ("follower-read", ISOLATE_LEADER, "linearizability", None),
     "kv": ("stale-read", ISOLATE_LEADER, "linearizability", None),
-    "set": ("no-fsync", KILL_ALL, "set", "lost"),
+    "set": ("no-fsync", KILL_ALL_2X, "set", "lost"),
     "append": ("dup-apply", PAUSE_ALL, "append", "duplicated"),
     "counter": ("dup-apply", PAUSE_ALL, "counter", None),
     "bank": ("ack-before-commit", ISOLATE_LEADER_3X, "bank", "impossible-final"),
@@ -76,7 +82,7 @@ PROOFS: dict[str, tuple[str, list[dict[str, Any]], str, str | None]] = {
 }
 # More clients (and fewer keys) where the bug's window is short: the deposed leader's
 # stale reads must hit keys the others wrote meanwhile.
-OVERRIDES: dict[str, dict[str, Any]] = {"bank": BUSY, "kv": {**BUSY, "keys": 3}}
+OVERRIDES: dict[str, dict[str, Any]] = {"bank": BUSY, "set": BUSY, "kv": {**BUSY, "keys": 3}}
 CORRECT_TOO = [w for w in PROOFS if w != "kv+append"]  # kv+append: tests/e2e
 
 
