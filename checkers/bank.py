@@ -10,7 +10,9 @@ Two shapes of history are understood:
   cut, so only the final reads (marked `"final": true`, one per account, taken after
   all transfers stopped) must sum to the total.
 
-In both, no balance may ever be negative (transfers that would overdraw are refused).
+In both, no balance may ever be negative (transfers that would overdraw are refused),
+and none may exceed the initial total (money nobody had: an impossible balance, e.g. a
+transfer applied twice, or read from a state no transfer order produces).
 The initial total is given by the caller, or an op's `"total"` field, or the sum of
 the accounts' initial writes (per-account shape), or else the most common total among
 whole-bank reads, with a warning saying so.
@@ -71,6 +73,7 @@ class _BankCheck:
         self.result = Result(name="bank", valid=True)
         self.wrong_total = 0
         self.negative = 0
+        self.impossible = 0
 
     def negative_check(self, op: Operation, balances: dict[str, Any]) -> None:
         below = {a: b for a, b in balances.items() if _number(b) and b < 0}
@@ -92,6 +95,21 @@ class _BankCheck:
                 total=observed,
                 expected=total,
                 **data,
+            )
+
+    def impossible_check(self, op: Operation, balances: dict[str, Any], total: float) -> None:
+        """A balance above the total needs another account below zero: with negative
+        balances allowed that is fine, and a read showing one was reported already."""
+        if self.allow_negative or any(_number(b) and b < 0 for b in balances.values()):
+            return
+        above = {a: b for a, b in balances.items() if _number(b) and b > total}
+        if above:
+            self.impossible += 1
+            self.result.add_violation(
+                f"read {brief(op)} shows balances {above} above the bank's total {total}",
+                kind="impossible",
+                read=op.id,
+                accounts=above,
             )
 
     def bad_read(self, op: Operation) -> None:
@@ -137,6 +155,11 @@ def check(ops: Sequence[Op], *, total: int | None = None, allow_negative: bool =
             )
     for op, balances in whole:
         bc.total_check(sum(balances.values()), total, f"read {_where(op)}", read=op.id)
+    if total is not None:
+        for op, balances in whole:
+            bc.impossible_check(op, balances, total)
+        for op in per_account:
+            bc.impossible_check(op, {str(op.key): op.result}, total)
     final_total = _check_final_reads(bc, total)
     result.details = {
         "reads": len(whole) + len(per_account),
@@ -146,6 +169,7 @@ def check(ops: Sequence[Op], *, total: int | None = None, allow_negative: bool =
         "final_total": final_total,
         "wrong_total": bc.wrong_total,
         "negative": bc.negative,
+        "impossible": bc.impossible,
         "transfers": sum(1 for o in bc.paired if o.f == "transfer"),
         "transfers_ok": sum(1 for o in bc.paired if o.f == "transfer" and o.status == "ok"),
     }
@@ -155,11 +179,11 @@ def check(ops: Sequence[Op], *, total: int | None = None, allow_negative: bool =
         result.summary = "no ok reads: nothing to judge"
     elif result.valid is True:
         checked = f"total {total}" if whole or final_total is not None else "total not checked"
-        result.summary = f"{reads} reads: {checked}, no negative balance"
+        result.summary = f"{reads} reads: {checked}, no negative or impossible balance"
     else:
         result.summary = (
-            f"{bc.wrong_total} wrong totals, {bc.negative} reads with negative balances "
-            f"(of {reads} reads)"
+            f"{bc.wrong_total} wrong totals, {bc.negative} reads with negative balances, "
+            f"{bc.impossible} with impossible ones (of {reads} reads)"
         )
     return result
 
@@ -186,4 +210,57 @@ def _check_final_reads(bc: _BankCheck, total: int | None) -> float | None:
     bc.total_check(
         observed, total, f"final reads of {len(last)} accounts", reads=[o.id for o in last.values()]
     )
+    _check_final_balances(bc, last)
     return observed
+
+
+def _check_final_balances(bc: _BankCheck, last: dict[Any, Operation]) -> None:
+    """Each final balance must be one the transfers can explain: its initial write, plus
+    every acknowledged transfer (each happened exactly once), plus some subset of the
+    transfers whose outcome is unknown (failed ones certainly did not happen). A balance
+    outside [initial + ok + the unknowns' losses, initial + ok + their gains] means an
+    acknowledged transfer was lost or one was applied twice, which the total cannot
+    show: both leave the sum alone. Accounts whose initial write is not certain are
+    skipped."""
+    writes: dict[Any, list[Operation]] = {}
+    for op in bc.paired:
+        if op.f in WRITE_FS and op.key is not None:
+            writes.setdefault(op.key, []).append(op)
+    net: dict[Any, float] = dict.fromkeys(last, 0)
+    low: dict[Any, float] = dict.fromkeys(last, 0)
+    high: dict[Any, float] = dict.fromkeys(last, 0)
+    for op in bc.paired:
+        value = op.value
+        if op.f != "transfer" or op.status == "fail" or not isinstance(value, dict):
+            continue
+        amount = value.get("amount")
+        if not _number(amount):
+            continue
+        for account, delta in ((value.get("from"), -amount), (value.get("to"), amount)):
+            if account not in net:
+                continue
+            if op.status == "ok":
+                net[account] += delta
+            else:
+                low[account] += min(0, delta)
+                high[account] += max(0, delta)
+    for account, read in last.items():
+        initial = writes.get(account, [])
+        if len(initial) != 1 or initial[0].status != "ok" or not _number(initial[0].value):
+            continue
+        base = initial[0].value + net[account]
+        lo, hi = base + low[account], base + high[account]
+        balance = read.result or 0
+        if not lo <= balance <= hi:
+            bc.impossible += 1
+            bc.result.add_violation(
+                f"final read {brief(read)}: balance {balance} of {account} is impossible: "
+                f"its initial {initial[0].value} and acknowledged transfers give {base}, "
+                f"the unknown ones at most [{lo}, {hi}] (an acknowledged transfer lost, "
+                "or one applied twice)",
+                kind="impossible-final",
+                key=account,
+                read=read.id,
+                balance=balance,
+                expected=[lo, hi],
+            )

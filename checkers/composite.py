@@ -7,7 +7,8 @@ Which checkers run (docs/interfaces.md §5):
 | register | linearizability, cas-register model |
 | kv       | linearizability, per-key kv model (P-compositional) |
 | set      | set (Jepsen set-full) |
-| append   | linearizability, list-append model; durability |
+| append   | linearizability, list-append model; append (lost, duplicated, divergent); durability |
+| kv+append | the kv checkers on the ops tagged part "kv", the append checkers on those tagged "append", named `<checker>:<part>` |
 | counter  | counter bounds |
 | bank     | bank totals |
 
@@ -31,16 +32,20 @@ from typing import Any
 
 import yaml
 
-from checkers import bank, counter, durability, errors, raft_safety, sets, stats
+from checkers import appends, bank, counter, durability, errors, raft_safety, sets, stats
 from checkers.detection import compute_detection
 from checkers.events import has_evidence
 from checkers.formats import load_history
-from checkers.history import HistoryError, Op, ReadResult, pair_history
+from checkers.history import HistoryError, Op, Operation, ReadResult, pair_history
 from checkers.linearizability import check as lin_check
 from checkers.models import get_model
 from checkers.result import UNKNOWN, Result, merge_valid, verdict_word
 
-WORKLOADS = ("register", "kv", "set", "append", "counter", "bank")
+WORKLOADS = ("kv+append", "register", "kv", "set", "append", "counter", "bank")
+# Composite workloads: each client op carries "part" (a tag the workload sets), and each
+# part's ops are checked as the named workload on their own, under checker names like
+# "linearizability:kv" (nemesis ops go to every part: durability looks for the last one).
+PARTS: dict[str, dict[str, str]] = {"kv+append": {"kv": "kv", "append": "append"}}
 DEFAULT_BUDGET_S = 60.0
 RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.jsonl"
@@ -71,6 +76,10 @@ def _client_ops(ops: Sequence[Op]) -> Iterator[Op]:
 
 def infer_workload(ops: Sequence[Op]) -> str:
     """Guess the workload from the ops' `f`s and values (for histories recorded elsewhere)."""
+    parts = {op.extra.get("part") for op in _client_ops(ops)} - {None}
+    for name, tags in PARTS.items():
+        if parts and parts <= set(tags):
+            return name
     fs = {op.f for op in _client_ops(ops)}
     reads = [op.value for op in _client_ops(ops) if op.type == "ok" and op.f in ("read", "get")]
     if "transfer" in fs:
@@ -127,6 +136,70 @@ def run_linearizability(ops: Sequence[Op], model: str, budget_s: float) -> Resul
     )
 
 
+def part_history(ops: Sequence[Op], part: str) -> list[Op]:
+    """The ops of one part of a composite workload: its tagged client ops and every
+    nemesis op (invocations and completions both carry the tag, so pairs stay whole)."""
+    return [op for op in ops if not op.is_client or op.extra.get("part") == part]
+
+
+OP_ID_FIELDS = ("read", "write", "other", "op")  # violation fields naming an op by id
+OP_IDS_FIELDS = ("reads", "ops")  # ... and lists of them
+
+
+def _event_key(op: Op) -> tuple[Any, ...]:
+    return (op.index, op.time, op.process, op.type)
+
+
+def _global_ids(
+    part_ops: Sequence[Op], part_paired: list[Operation], ops: Sequence[Op], paired: list[Operation]
+) -> dict[int, int]:
+    """Part-history op id -> whole-history op id (by the invocation event), so a part
+    checker's violations name the ops as every other checker and the report do."""
+    whole = {_event_key(ops[o.call]): o.id for o in paired}
+    return {o.id: whole.get(_event_key(part_ops[o.call]), o.id) for o in part_paired}
+
+
+def _renumbered(run: Callable[[], Result], ids: dict[int, int]) -> Callable[[], Result]:
+    def renumbered() -> Result:
+        result = run()
+        for violation in result.violations:
+            for name in OP_ID_FIELDS:
+                if isinstance(violation.get(name), int):
+                    violation[name] = ids.get(violation[name], violation[name])
+            for name in OP_IDS_FIELDS:
+                if isinstance(violation.get(name), list):
+                    violation[name] = [ids.get(i, i) for i in violation[name]]
+        return result
+
+    return renumbered
+
+
+def _workload_plan(
+    workload: str,
+    ops: Sequence[Op],
+    paired: list[Operation],
+    model: str | None,
+    budget_s: float,
+) -> list[tuple[str, Callable[[], Result]]]:
+    """The checkers one (non-composite) workload's ops get, beyond stats and errors."""
+    plan: list[tuple[str, Callable[[], Result]]] = []
+    if model is not None:
+        plan.append(("linearizability", lambda: run_linearizability(ops, model, budget_s)))
+    if workload == "set":
+        plan.append(("set", lambda: sets.check(ops)))
+    elif workload == "append":
+        plan.append(("append", lambda: appends.check(ops)))
+    elif workload == "counter":
+        plan.append(("counter", lambda: counter.check(ops)))
+    elif workload == "bank":
+        plan.append(("bank", lambda: bank.check(ops)))
+    if workload in DURABILITY_WORKLOADS and (
+        workload == "append" or durability.final_reads(ops, paired)
+    ):
+        plan.append(("durability", lambda: durability.check(ops)))
+    return plan
+
+
 def _guarded(name: str, run: Callable[[], Result]) -> tuple[Result, float]:
     """Run one checker; a crash becomes an "unknown" result naming the error."""
     started = time.perf_counter()
@@ -163,26 +236,29 @@ def check_history(
         workload = infer_workload(ops)
     if workload not in WORKLOADS:
         raise ValueError(f"unknown workload {workload!r} (expected one of {', '.join(WORKLOADS)})")
-    if model is None:
-        family = model_family(workload, ops, fmt)
-        model = LIN_MODELS[family] if family else None
     plan: list[tuple[str, Callable[[], Result]]] = [
         ("stats", lambda: stats.check(ops)),
         ("errors", lambda: errors.check(ops)),
     ]
-    if model is not None:
-        chosen = model
-        plan.append(("linearizability", lambda: run_linearizability(ops, chosen, budget_s)))
-    if workload == "set":
-        plan.append(("set", lambda: sets.check(ops)))
-    elif workload == "counter":
-        plan.append(("counter", lambda: counter.check(ops)))
-    elif workload == "bank":
-        plan.append(("bank", lambda: bank.check(ops)))
-    if workload in DURABILITY_WORKLOADS and (
-        workload == "append" or durability.final_reads(ops, paired.ops)
-    ):
-        plan.append(("durability", lambda: durability.check(ops)))
+    if workload in PARTS:
+        model = model or ", ".join(
+            f"{LIN_MODELS[w]} ({part})" for part, w in PARTS[workload].items() if w in LIN_MODELS
+        )
+        for part, part_workload in PARTS[workload].items():
+            part_ops = part_history(ops, part)
+            part_paired = pair_history(part_ops).ops
+            ids = _global_ids(part_ops, part_paired, ops, paired.ops)
+            plan += [
+                (f"{name}:{part}", _renumbered(run, ids))
+                for name, run in _workload_plan(
+                    part_workload, part_ops, part_paired, LIN_MODELS.get(part_workload), budget_s
+                )
+            ]
+    else:
+        if model is None:
+            family = model_family(workload, ops, fmt)
+            model = LIN_MODELS[family] if family else None
+        plan += _workload_plan(workload, ops, paired.ops, model, budget_s)
     if events_dir is not None and has_evidence(events_dir):
         root = events_dir
         plan.append(("raft-safety", lambda: raft_safety.check_events(root)))

@@ -44,7 +44,7 @@ from harness.dbs.registry import load_db
 from harness.hosts.local_state import reap_dead_runs
 from harness.recorder import Counters, Recorder
 from harness.report import write_report
-from harness.spec import TestSpec
+from harness.spec import TestSpec, default_workload_for
 from harness.status_poller import start_status_poller, stop_status_poller
 from harness.store import RunDir, create_run
 from harness.workers import ClientSlot, Shared, run_nemesis_op, start_threads
@@ -273,6 +273,7 @@ class Runner:
         try:
             if self.db is None:
                 self.db = load_db(self.spec.db)
+            default_workload_for(self.spec, self.db)  # e.g. maelstrom: its own workload
             if self.spec.cluster is None and not is_hostless(self.db):
                 self.spec.cluster, why = default_cluster_kind()
                 log.info("cluster kind %s", why)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -30,6 +30,7 @@ from harness.dbs.registry import load_db
 from nemeses.base import FAULTS, NemesisError
 from nemeses.schedule import explicit_ops
 from nemeses.targets import TARGETS
+from workloads import DEFAULT as DEFAULT_WORKLOAD
 from workloads import NAMES as WORKLOADS
 
 CLUSTER_KINDS = ("netns", "local", "ssh")
@@ -104,7 +105,7 @@ class TestSpec:
 
     name: str = ""
     db: str = "raftnode"
-    workload: str = "register"
+    workload: str = DEFAULT_WORKLOAD
     nemesis: list[str] = field(default_factory=lambda: list(DEFAULT_NEMESIS))
     nemesis_interval: float = 10.0
     nemesis_targets: list[str] | None = None
@@ -126,6 +127,9 @@ class TestSpec:
     db_options: dict[str, Any] = field(default_factory=dict)
     # harness/watcher.py: check online during the main phase, stop at the first violation
     stop_on_violation: bool = False
+    # Whether a source named the workload (build_spec sets it): only a default workload
+    # may fall back to one the DB supports (validate_spec). Not a field: not in test.yaml.
+    workload_given: ClassVar[bool] = False
 
     @property
     def node_names(self) -> list[str]:
@@ -356,6 +360,8 @@ def build_spec(data: dict[str, Any], source: str, base: TestSpec | None = None) 
             continue
         setattr(spec, name, _convert(source, name, path, raw))
         paths[name] = path
+    if "workload" in data or (base is not None and base.workload_given):
+        spec.workload_given = True
     _cross_check(source, spec)
     _check_schedule(source, paths.get("nemesis_schedule", "nemesis_schedule"), spec)
     spec.nemesis_schedule = sorted(spec.nemesis_schedule, key=lambda e: e.at)
@@ -445,6 +451,7 @@ def validate_spec(spec: TestSpec, source: str) -> TestSpec:
     hosts file must read and cover every node, and the DB's own preflight must pass
     (SupportsPreflight: a missing binary, an unknown db option, a fault it cannot take)."""
     db = _load_db(spec, source)
+    default_workload_for(spec, db)
     _check_bugs(spec, db, source)
     _check_ssh_hosts(spec, source)
     if isinstance(db, SupportsPreflight):
@@ -453,6 +460,16 @@ def validate_spec(spec: TestSpec, source: str) -> TestSpec:
         except HarnessError as exc:
             raise SpecError(source, "db", str(exc)) from None
     return spec
+
+
+def default_workload_for(spec: TestSpec, db: DB) -> None:
+    """A DB that declares ``workloads`` (the ones it can run, its own default first) and
+    cannot run the default workload runs its first one instead, when no source named a
+    workload; a named workload it cannot run stays an error (its preflight says so)."""
+    supported = getattr(db, "workloads", None)
+    if spec.workload_given or not supported or spec.workload in supported:
+        return
+    spec.workload = supported[0]
 
 
 def _load_db(spec: TestSpec, source: str) -> DB:

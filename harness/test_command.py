@@ -3,7 +3,7 @@ verdict: 0 valid, 1 invalid, 2 unknown or a harness error (one clear line, no
 traceback; teardown has happened by then).
 
 Flags override the fields of ``-f spec.yaml``; with no flags at all it runs the default
-test: ~60 s of a register workload on 5 raftnode nodes under partition, kill and pause.
+test: ~60 s of the kv+append workload on 5 raftnode nodes under partition, kill and pause.
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def combined_exit(codes: list[int]) -> int:
     "--db",
     help="DB under test: raftnode (default), null, or a plug-in (entry point splitbrain.dbs).",
 )
-@click.option("--workload", help="register (default), kv, set, append, counter or bank.")
+@click.option("--workload", help="kv+append (default), register, kv, set, append, counter or bank.")
 @click.option(
     "--nemesis",
     help="Comma-separated faults: partition,kill,pause,clock,packet,disk, or none. Default partition,kill,pause.",

@@ -91,6 +91,7 @@ class RaftnodeClient:
         self.client_id = client_id or _new_client_id()
         self._seq = 0
         self._conn: http.client.HTTPConnection | None = None
+        self._last_write: tuple[str, Any, bytes] | None = None  # for resend()
 
     def open(self) -> None:
         """Connections are made lazily by invoke (a down node must not fail open)."""
@@ -131,6 +132,20 @@ class RaftnodeClient:
             body["client_id"] = self.client_id
             body["seq"] = self._seq
         payload = json.dumps(body, separators=(",", ":")).encode()
+        self._last_write = (f, value, payload) if f in WRITE_LIKE else None
+        return self._send(f, value, payload, timeout)
+
+    def resend(self, timeout: float) -> ClientResult | None:
+        """Send the last write request again, unchanged: the same (client_id, seq), so a
+        correct node applies it at most once and answers with the first result (what a
+        real client's retry of an unanswered request relies on; the dup-apply bug is a
+        node that applies it twice). None if the last request was not a write."""
+        if self._last_write is None:
+            return None
+        f, value, payload = self._last_write
+        return self._send(f, value, payload, timeout)
+
+    def _send(self, f: str, value: Any, payload: bytes, timeout: float) -> ClientResult:
         try:
             conn = self._connect(timeout)
         except TimeoutError:

@@ -115,7 +115,8 @@ def test_linearizable_reads_under_partition_and_kill_are_valid(store):
     )  # fmt: skip
     assert run.code == 0, run.output
     results = run.results
-    assert results["valid"] is True and results["linearizability"]["valid"] is True
+    assert results["valid"] is True and results["linearizability:kv"]["valid"] is True
+    assert results["append:append"]["valid"] is True  # the default kv+append, both parts
     assert (
         results["stats"]["details"]["ok"] >= 20
         if "ok" in results["stats"].get("details", {})

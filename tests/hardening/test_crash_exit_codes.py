@@ -141,7 +141,7 @@ def test_store_that_is_a_file(tmp_path):
     store = tmp_path / "store"
     store.write_text("not a directory")
     line = store_error(store)
-    assert line == f"splitbrain test: cannot use {store}/null-register: Not a directory"
+    assert line == f"splitbrain test: cannot use {store}/null-kv_append: Not a directory"
 
 
 def test_store_where_nothing_may_be_created():
@@ -162,7 +162,7 @@ def test_store_on_a_read_only_file_system(tmp_path):
         line = store_error(str(mount))
     finally:
         subprocess.run(["umount", str(mount)], check=True)
-    assert line == f"splitbrain test: cannot use {mount}/null-register: Read-only file system"
+    assert line == f"splitbrain test: cannot use {mount}/null-kv_append: Read-only file system"
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write into a mode-0500 directory")
@@ -170,7 +170,7 @@ def test_store_in_an_unwritable_directory(tmp_path):
     store = tmp_path / "store"
     store.mkdir(mode=0o500)
     line = store_error(store)
-    assert line == f"splitbrain test: cannot use {store}/null-register: Permission denied"
+    assert line == f"splitbrain test: cannot use {store}/null-kv_append: Permission denied"
 
 
 # --- the wrapper itself, for whatever a future subcommand might raise -----------------

@@ -147,7 +147,7 @@ def test_test_count_repeats_with_successive_seeds(tmp_path: Path) -> None:
     result = invoke([*NULL_ARGS, "--store", str(tmp_path), "--seed", "10", "--test-count", "2"])
     assert result.exit_code == 0, result.output
     assert "seed 10" in result.output and "seed 11" in result.output
-    assert len(list((tmp_path / "null-register").iterdir())) == 2
+    assert len(list((tmp_path / "null-kv_append").iterdir())) == 2
 
 
 def test_combined_exit_codes() -> None:

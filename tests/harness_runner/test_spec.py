@@ -26,14 +26,14 @@ def test_defaults_are_the_default_run() -> None:
     spec = TestSpec()
     assert (spec.db, spec.workload, spec.nodes, spec.time_limit) == (
         "raftnode",
-        "register",
+        "kv+append",
         5,
         60.0,
     )
     assert spec.nemesis == ["partition", "kill", "pause"]
     assert spec.node_names == ["n1", "n2", "n3", "n4", "n5"]
     assert spec.workers == 5
-    assert spec.test_name == "raftnode-register"
+    assert spec.test_name == "raftnode-kv+append"
 
 
 def test_full_yaml_spec(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_to_yaml_round_trips(tmp_path: Path) -> None:
         ("nodes: two\n", "nodes: expected an integer >= 1, got 'two'"),
         (
             "workload: queue\n",
-            "workload: expected one of register, kv, set, append, counter, bank, got 'queue'",
+            "workload: expected one of kv+append, register, kv, set, append, counter, bank, got 'queue'",
         ),
         ("nemesis: [partition, meteor]\n", "nemesis: unknown fault 'meteor'"),
         ("cluster: cloud\n", "cluster: expected one of netns, local, ssh, got 'cloud'"),

@@ -110,6 +110,8 @@ class MaelstromDB(RaftnodeDB):
     routes_peer_traffic = True
     wal_path = None  # an arbitrary binary has no WAL we know of: no disk faults
     check_bugs = None  # raftnode's planted bugs are not this DB's: --bug is refused
+    # What lin-kv can express; the first is run when no workload was named (harness.spec).
+    workloads = SUPPORTED_WORKLOADS
 
     def __init__(self, start_timeout: float = 30.0) -> None:
         super().__init__(start_timeout)
