@@ -123,9 +123,14 @@ def combined_exit(codes: list[int]) -> int:
 @click.option("--workload", help="register (default), kv, set, append, counter or bank.")
 @click.option(
     "--nemesis",
-    help="Comma-separated faults: partition,kill,pause,clock,packet,disk, or none. Default partition,kill,pause.",
+    help="Comma-separated faults for a random schedule: partition,kill,pause,clock,packet,disk; "
+    "or none. Default scenarios: bug-aimed fault sequences (docs/nemeses.md).",
 )
-@click.option("--nemesis-interval", type=float, help="Seconds between faults (default 10).")
+@click.option(
+    "--nemesis-interval",
+    type=float,
+    help="Seconds between faults, the scenarios' time unit x4 (default 4).",
+)
 @click.option(
     "--nemesis-targets",
     help="Comma-separated: one, minority, minority-third, majority, leader, primaries, all, or node names.",
