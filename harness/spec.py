@@ -37,6 +37,10 @@ CLUSTER_KINDS = ("netns", "local", "ssh")
 # classes. Naming faults (--nemesis kill,pause) gives the random schedule of those.
 DEFAULT_NEMESIS = ("scenarios",)
 SCENARIOS = "scenarios"
+# Default client workers per node. Three, not Jepsen's one: a worker bound to an isolated
+# or paused leader spends its time blocked on a write, so with one per node almost no
+# read reaches the deposed leader while it is cut off (stale-read, lease-read).
+CLIENTS_PER_NODE = 3
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 # hardening (issue 11 item 8): the largest value each numeric field accepts, with how the
@@ -113,7 +117,7 @@ class TestSpec:
     nemesis_targets: list[str] | None = None
     nemesis_schedule: list[ScheduleEntry] = field(default_factory=list)
     nodes: int = 5
-    concurrency: int | None = None  # None: one worker per node (Jepsen's default)
+    concurrency: int | None = None  # None: CLIENTS_PER_NODE workers per node
     time_limit: float = 60.0
     seed: int | None = None  # None: chosen at random by the runner, recorded in test.yaml
     cluster: str | None = None  # None: harness.cluster.default_cluster_kind()
@@ -134,7 +138,7 @@ class TestSpec:
 
     @property
     def workers(self) -> int:
-        return self.concurrency if self.concurrency is not None else self.nodes
+        return self.concurrency if self.concurrency is not None else CLIENTS_PER_NODE * self.nodes
 
     @property
     def test_name(self) -> str:

@@ -136,7 +136,7 @@ def combined_exit(codes: list[int]) -> int:
     help="Comma-separated: one, minority, minority-third, majority, leader, primaries, all, or node names.",
 )
 @click.option("--nodes", type=int, help="Number of nodes n1..nN (default 5).")
-@click.option("--concurrency", type=int, help="Client worker processes (default: one per node).")
+@click.option("--concurrency", type=int, help="Client worker processes (default: three per node).")
 @click.option("--time-limit", type=float, help="Seconds of workload (default 60).")
 @click.option(
     "--seed",

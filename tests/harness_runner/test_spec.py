@@ -32,7 +32,7 @@ def test_defaults_are_the_default_run() -> None:
     )
     assert spec.nemesis == ["scenarios"] and spec.nemesis_interval == 4.0
     assert spec.node_names == ["n1", "n2", "n3", "n4", "n5"]
-    assert spec.workers == 5
+    assert spec.workers == 15  # three client workers per node
     assert spec.test_name == "raftnode-register"
 
 

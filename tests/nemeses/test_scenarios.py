@@ -176,3 +176,36 @@ def test_follower_target_is_never_the_leader():
     picks = {resolve("follower", nodes, random.Random(i), lambda: "n3").nodes[0] for i in range(40)}
     assert "n3" not in picks and len(picks) > 1
     assert resolve("follower", ["n1"], random.Random(0), lambda: "n1").nodes == []
+
+
+def _main_phase_faults(tmp_path, seed: int) -> list[tuple[str, object]]:
+    import workloads
+    from harness.core import generators as g
+    from harness.runner import Runner
+    from tests.harness_runner.helpers import null_spec
+
+    spec = null_spec(tmp_path, seed=seed, time_limit=60.0, rate=50.0)
+    package = nemeses.build(["scenarios"], interval_s=4.0, rng=random.Random(f"nemesis:{seed}"))
+    root = Runner(spec).build_generator(workloads.build("kv"), package)
+    items = g.drain(root, [0, 1, 2, "nemesis"], max_ops=5000)
+    return [(op.f, op.extra.get("scenario")) for p, _, op in items if p == "nemesis"]
+
+
+def test_the_runners_main_phase_replays_the_same_scenarios(tmp_path):
+    one = _main_phase_faults(tmp_path, 5)
+    assert one == _main_phase_faults(tmp_path, 5)
+    assert one != _main_phase_faults(tmp_path, 6)
+    assert len({name for _, name in one}) >= 5  # a 60 s test sees several scenarios
+
+
+def test_a_hostless_db_runs_the_kill_and_pause_scenarios(tmp_path):
+    from harness.runner import Runner
+    from tests.harness_runner.helpers import load_ops, null_spec
+
+    spec = null_spec(tmp_path, nemesis=["scenarios"], nemesis_interval=1.0, time_limit=4.0)
+    result = Runner(spec).run()
+    assert result.error is None and result.valid is True
+    ops = [op for op in load_ops(result.run_dir) if op.process == "nemesis" and op.type == "info"]
+    started = {op.f for op in ops if op.f.startswith("start-")}
+    assert started and started <= {"start-kill", "start-pause"}
+    assert not [op for op in ops if op.error]  # nothing it could not do was scheduled
