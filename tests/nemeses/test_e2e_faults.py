@@ -127,7 +127,7 @@ def test_random_combined_schedule_against_a_correct_raftnode_is_valid(tmp_path):
 def test_default_scenario_schedule_against_a_correct_raftnode_is_valid(tmp_path):
     """No nemesis named: the scenarios run (every one usable in a netns lab with raftnode,
     chaos included), each op says which scenario it belongs to, and the node stays valid."""
-    spec = {"nemesis": {"interval": 2.0}, "time_limit": 25}
+    spec = {"nemesis_interval": 2.0, "time_limit": 25}
     code, results, history = run(tmp_path, spec, seed=4)
     assert results["valid"] is True, json.dumps(results)[:2000]
     assert code == 0
