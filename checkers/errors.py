@@ -35,6 +35,7 @@ KNOWN_ERRORS = frozenset(
         "connection lost",  # harness raftnode client: dropped after sending (info)
         "connect",  # harness raftnode client: "connect: <reason>" (fail)
         "connect-timeout",
+        "indefinite",  # harness raftnode client: "indefinite: <last error>" after a retry (info)
         "no-leader",
         "insufficient-funds",
     }

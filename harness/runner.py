@@ -319,7 +319,10 @@ class Runner:
         if not spec.nemesis and not spec.nemesis_schedule:
             return None
         if ctx.cluster is None:
-            hostless = sorted(set(spec.nemesis) - set(nemeses.HOSTLESS_FAULTS))
+            # the scenario schedule keeps only what a hostless DB can take (kill, pause)
+            hostless = sorted(
+                set(spec.nemesis) - set(nemeses.HOSTLESS_FAULTS) - {nemeses.SCENARIOS}
+            )
             if hostless:
                 raise HarnessError(
                     f"db {spec.db}: no hosts to inject {', '.join(hostless)} into "

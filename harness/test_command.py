@@ -124,15 +124,20 @@ def combined_exit(codes: list[int]) -> int:
 @click.option("--workload", help="kv+append (default), register, kv, set, append, counter or bank.")
 @click.option(
     "--nemesis",
-    help="Comma-separated faults: partition,kill,pause,clock,packet,disk, or none. Default partition,kill,pause.",
+    help="Comma-separated faults for a random schedule: partition,kill,pause,clock,packet,disk; "
+    "or none. Default scenarios: bug-aimed fault sequences (docs/nemeses.md).",
 )
-@click.option("--nemesis-interval", type=float, help="Seconds between faults (default 10).")
+@click.option(
+    "--nemesis-interval",
+    type=float,
+    help="Seconds between faults, the scenarios' time unit x4 (default 4).",
+)
 @click.option(
     "--nemesis-targets",
     help="Comma-separated: one, minority, minority-third, majority, leader, primaries, all, or node names.",
 )
 @click.option("--nodes", type=int, help="Number of nodes n1..nN (default 5).")
-@click.option("--concurrency", type=int, help="Client worker processes (default: one per node).")
+@click.option("--concurrency", type=int, help="Client worker processes (default: three per node).")
 @click.option("--time-limit", type=float, help="Seconds of workload (default 60).")
 @click.option(
     "--seed",

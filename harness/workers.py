@@ -100,8 +100,6 @@ class ClientSlot:
             log.info("process %s: client raised %s", self.process, exc)
         if result.type not in ("ok", "fail", "info"):
             result = ClientResult("info", None, f"client returned type {result.type!r}")
-        if result.type == "info" and client is not None and op.extra.get("retry"):
-            result = self._retry(client, op, result)
         value = result.value if result.type == "ok" else op.value
         recorder.record(
             result.type,
@@ -116,29 +114,6 @@ class ClientSlot:
         if result.type == "info":
             self.retire(shared)
         return result
-
-    def _retry(self, client: Client, op: OpRequest, first: ClientResult) -> ClientResult:
-        """An op the workload marked ``"retry": n`` that ended ``info``: resend the same
-        request (same request id, through the client's optional ``resend``) up to n
-        times. Only an ``ok`` answer settles it; a failed or unanswered retry says
-        nothing about the first attempt, so the op stays ``info``. A correct DB applies
-        the request once however often it arrives (client dedup)."""
-        resend = getattr(client, "resend", None)
-        if not callable(resend):
-            return first
-        for _ in range(int(op.extra["retry"])):
-            try:
-                again = resend(self.op_timeout)
-            except Exception as exc:  # noqa: BLE001 - a client bug: the outcome stays unknown
-                log.info("process %s: resend raised %s", self.process, exc)
-                return first
-            if again is None:
-                return first
-            if again.type == "ok":
-                return again
-            if str(again.error or "").startswith(CONNECT_ERRORS):
-                return first  # node down: nothing more to learn from it now
-        return first
 
     def retire(self, shared: Shared) -> None:
         new = self.process + self.concurrency

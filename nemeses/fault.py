@@ -13,7 +13,7 @@ from typing import Any
 
 from harness.core.protocols import RunContext, SupportsPid
 from nemeses.base import Claims, NemesisError, host_of, start_f, stop_f
-from nemeses.targets import Resolved, resolve
+from nemeses.targets import Resolved, resolve, waiting_leader
 
 
 class Fault:
@@ -56,9 +56,10 @@ class Fault:
         return [n for n in self.claims.free(list(ctx.nodes)) if is_running(ctx, n)]
 
     def pick(self, value: dict[str, Any], ctx: RunContext, available: list[str]) -> Resolved:
-        return resolve(
-            value.get("target", "one"), list(ctx.nodes), self.rng, ctx.leader, available=available
-        )
+        """The nodes `value["target"]` names now; a leader target waits for an election."""
+        spec = value.get("target", "one")
+        leader = waiting_leader(ctx.leader) if spec in ("leader", "primaries") else ctx.leader
+        return resolve(spec, list(ctx.nodes), self.rng, leader, available=available)
 
 
 def is_running(ctx: RunContext, node: str) -> bool:

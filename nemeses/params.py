@@ -76,7 +76,17 @@ FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "period_ms": _number(1, 60_000),
         "duration_s": _number(0, 3600),
     },
-    "packet": {"target": _any, "probability": _number(0.0001, 1.0)},
+    "packet": {
+        "target": _any,
+        "probability": _number(0.0001, 1.0),
+        "mode": _choice(("loss", "chaos")),
+        "drop": _number(0.0, 1.0),
+        "duplicate": _number(0.0, 1.0),
+        "delay": _number(0.0, 1.0),
+        "reorder": _number(0.0, 1.0),
+        "delay_ms": _number(0.0, 60_000),
+        "reorder_ms": _number(0.0, 60_000),
+    },
     "disk": {"target": _any, "corrupt": _choice(DISK_MODES)},
 }
 

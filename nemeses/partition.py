@@ -19,6 +19,7 @@ from harness.core.protocols import Host, RoutesPeerTraffic, RunContext, Supports
 from nemeses import net, topology
 from nemeses.base import NemesisError, cluster_kind, host_of, log
 from nemeses.fault import Fault
+from nemeses.targets import resolve, waiting_leader
 
 VERIFY_TIMEOUT_S = 10.0
 MECHANISMS = ("blackhole", "iptables")
@@ -78,11 +79,19 @@ class PartitionNemesis(Fault):
 
     def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
         name = value.get("topology", "halves")
+        leader = waiting_leader(ctx.leader)  # a leader partition waits for an election
+        note = None
         if name == "one" and value.get("node"):
-            grudge, note = topology.isolate(list(ctx.nodes), value["node"]), None
+            node = value["node"]
+            if node not in ctx.nodes:  # a target word: "leader", "follower", ...
+                picked = resolve(node, list(ctx.nodes), self.rng, leader)
+                if not picked.nodes:
+                    raise NemesisError(f"partition one: {picked.note or 'no node to isolate'}")
+                node, note = picked.nodes[0], picked.note
+            grudge = topology.isolate(list(ctx.nodes), node)
         else:
             grudge, note = topology.build(
-                name, list(ctx.nodes), self.rng, ctx.leader, value.get("grudge")
+                name, list(ctx.nodes), self.rng, leader, value.get("grudge")
             )
         how = self._how(ctx)
         if self.active is not None:

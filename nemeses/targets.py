@@ -10,14 +10,47 @@ from __future__ import annotations
 
 import random
 import re
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from nemeses.base import NemesisError
 
-# "primaries" (Jepsen's word) is the leader in Raft; "minority-third" is < n/3 nodes.
-TARGETS = ("one", "minority", "minority-third", "majority", "leader", "primaries", "all")
+# "primaries" (Jepsen's word) is the leader in Raft; "minority-third" is < n/3 nodes;
+# "follower" is one node that is not the leader.
+TARGETS = (
+    "one",
+    "minority",
+    "minority-third",
+    "majority",
+    "leader",
+    "primaries",
+    "follower",
+    "all",
+)
+# How long a fault aimed at the leader waits for an election when no leader is known
+# right now (just after a kill or a heal): hitting a random node instead misses the bug.
+LEADER_WAIT_S = 3.0
+
+
+def waiting_leader(
+    leader: Callable[[], str | None], timeout: float = LEADER_WAIT_S, interval: float = 0.1
+) -> Callable[[], str | None]:
+    """`leader`, but when it knows none, polled until one is elected or `timeout` passes."""
+
+    def wait() -> str | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                who = leader()
+            except Exception:  # noqa: BLE001 - a failing probe is "no leader yet"
+                who = None
+            if who is not None or time.monotonic() >= deadline:
+                return who
+            time.sleep(interval)
+
+    return wait
 
 
 def minority_size(n: int) -> int:
@@ -102,6 +135,12 @@ def resolve(
         return Resolved(
             [pick], f"leader {'unknown' if who is None else who + ' unavailable'}; chose {pick}"
         )
+    if spec == "follower":
+        who = leader()
+        followers = [n for n in pool if n != who]
+        if not followers:
+            return Resolved([], "no follower available")
+        return Resolved([rng.choice(followers)], None if who else "leader unknown")
     sizes = {"one": 1, "minority": minority_size(n), "minority-third": minority_third_size(n)}
     size = {**sizes, "majority": majority_size(n), "all": n}.get(spec)
     if size is None:

@@ -1,7 +1,7 @@
 """The raftnode client API (docs/interfaces.md §2) on top of `raftnode.httpserver`.
 
 Routes: ``POST /kv`` (one operation as a JSON object), ``GET /status``, ``GET|POST
-/admin/partition``. Requests are validated here, before they reach the core, so a malformed one
+/admin/partition``, ``GET|POST /admin/network`` (message chaos, raftnode.netchaos). Requests are validated here, before they reach the core, so a malformed one
 is answered ``400 bad-request`` and is certainly not applied. The node behind the API is any
 object with the `NodeApi` shape (the runtime; a fake in tests).
 """
@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from raftnode.core.types import ClientReply, ClientRequest
 from raftnode.httpserver import HttpError, Request, Response, error_body
+from raftnode.netchaos import NetworkChaos
 
 # HTTP status per error code of a ClientReply.
 STATUS_BY_ERROR = {
@@ -57,6 +58,10 @@ class NodeApi(Protocol):
     def partition(self) -> list[str]: ...
 
     def set_partition(self, nodes: list[str]) -> None: ...
+
+    def network(self) -> dict[str, Any]: ...
+
+    def set_network(self, chaos: NetworkChaos) -> None: ...
 
     def leader_client(self, leader: str | None) -> str | None: ...
 
@@ -209,6 +214,8 @@ class Api:
             return Response(200, self.node.status())
         if path == "/admin/partition":
             return self._partition(req)
+        if path == "/admin/network":
+            return self._network(req)
         return Response(404, error_body("bad-request", f"no route {path[:100]!r}"))
 
     def _done(self, out: asyncio.Future[Response], pending: asyncio.Future[ClientReply]) -> None:
@@ -234,3 +241,16 @@ class Api:
         elif req.method != "GET":
             return Response(405, error_body("bad-request", "use GET or POST /admin/partition"))
         return Response(200, {"ok": True, "drop": self.node.partition()})
+
+    def _network(self, req: Request) -> Response:
+        """Message chaos on this node's outgoing peer messages; served like /admin/partition
+        (the client port, no credentials of its own: docs/raftnode.md)."""
+        if req.method == "POST":
+            try:
+                chaos = NetworkChaos.parse(_json_body(req))
+            except ValueError as exc:
+                raise _bad(str(exc)) from exc
+            self.node.set_network(chaos)
+        elif req.method != "GET":
+            return Response(405, error_body("bad-request", "use GET or POST /admin/network"))
+        return Response(200, {"ok": True, **self.node.network()})

@@ -42,6 +42,7 @@ from raftnode.diskwriter import DiskWriter
 from raftnode.eventlog import EventLog
 from raftnode.http_api import Api
 from raftnode.httpserver import HttpServer
+from raftnode.netchaos import NetworkChaos
 from raftnode.storage import Storage
 from raftnode.transport import Transport
 
@@ -164,6 +165,7 @@ class Runtime:
             self.on_message,
             client_addr=self._client_addr(),
             token=self.opts.cluster_token,
+            seed=self.opts.seed,
         )
         self.http = HttpServer(Api(self))
         await self.transport.start()
@@ -416,6 +418,16 @@ class Runtime:
         assert self.transport is not None
         self.transport.set_dropped(n for n in nodes if n != self.opts.node_id)
         log.info("local partition: dropping traffic with %s", self.partition() or "nobody")
+
+    def network(self) -> dict[str, Any]:
+        """The message-chaos settings in force and what they did so far."""
+        assert self.transport is not None
+        return {**self.transport.chaos.to_json(), "counts": dict(self.transport.chaos_counts)}
+
+    def set_network(self, chaos: NetworkChaos) -> None:
+        assert self.transport is not None
+        self.transport.set_chaos(chaos)
+        log.info("message chaos: %s", chaos.to_json() if chaos.active else "off")
 
     def leader_client(self, leader: str | None) -> str | None:
         if leader is None:

@@ -33,6 +33,7 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import secrets
 import struct
 import time
@@ -40,6 +41,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from raftnode.core.types import Message
+from raftnode.netchaos import NetworkChaos
 
 log = logging.getLogger("raftnode.transport")
 
@@ -213,6 +215,7 @@ class Transport:
         *,
         client_addr: str = "",
         token: bytes | None = None,
+        seed: int | None = None,
     ) -> None:
         self.node_id = node_id
         self.token = token or b""  # empty: the handshake still runs, anyone can pass it
@@ -229,6 +232,11 @@ class Transport:
         self.client_addrs: dict[str, str] = {}
         self.sent = 0
         self.lost = 0
+        # Message chaos (POST /admin/network): off until set; seeded so a run can be replayed
+        # as far as timing allows (the draws depend only on the order of sends).
+        self.chaos = NetworkChaos()
+        self._chaos_rng = random.Random(f"{seed}/{node_id}/chaos")
+        self.chaos_counts = {"dropped": 0, "duplicated": 0, "delayed": 0, "reordered": 0}
 
     async def dial_handshake(
         self, peer: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
@@ -304,17 +312,57 @@ class Transport:
         """The local-partition fault hook: drop all traffic to and from `nodes`."""
         self.dropped = frozenset(nodes)
 
+    def set_chaos(self, chaos: NetworkChaos) -> None:
+        """The message-chaos fault hook: shape every message sent from now on."""
+        self.chaos = chaos
+
     def send(self, msg: Message) -> None:
         """Queue `msg` for its destination; silently drop it when that cannot be done now."""
         peer = self._peers.get(msg.dst)
         if peer is None or msg.dst in self.dropped:
             self.lost += 1
             return
+        frame = encode_frame(message_dict(msg))
+        chaos = self.chaos
+        if chaos.active and chaos.applies_to(msg.dst):
+            self._send_shaped(peer, frame, chaos)
+            return
+        self._enqueue(peer, frame)
+
+    def _enqueue(self, peer: _Peer, frame: bytes) -> None:
+        if peer.name in self.dropped:  # a delayed message whose link was cut meanwhile
+            self.lost += 1
+            return
         try:
-            peer.queue.put_nowait(encode_frame(message_dict(msg)))
+            peer.queue.put_nowait(frame)
             self.sent += 1
         except asyncio.QueueFull:
             self.lost += 1
+
+    def _send_shaped(self, peer: _Peer, frame: bytes, chaos: NetworkChaos) -> None:
+        """Drop, duplicate, delay or reorder one message as `chaos` draws it. A delayed copy
+        is queued later by the loop; a reordered one waits a random time up to
+        reorder_ms, so messages sent after it overtake it."""
+        rng = self._chaos_rng
+        if rng.random() < chaos.drop:
+            self.chaos_counts["dropped"] += 1
+            self.lost += 1
+            return
+        copies = 2 if rng.random() < chaos.duplicate else 1
+        if copies == 2:
+            self.chaos_counts["duplicated"] += 1
+        for _ in range(copies):
+            wait = 0.0
+            if rng.random() < chaos.delay:
+                self.chaos_counts["delayed"] += 1
+                wait = chaos.delay_ms / 1000.0
+            if rng.random() < chaos.reorder:
+                self.chaos_counts["reordered"] += 1
+                wait += rng.uniform(0.0, chaos.reorder_ms / 1000.0)
+            if wait <= 0.0:
+                self._enqueue(peer, frame)
+            else:
+                asyncio.get_running_loop().call_later(wait, self._enqueue, peer, frame)
 
     def send_many(self, msgs: Iterable[Message]) -> None:
         for msg in msgs:

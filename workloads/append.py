@@ -18,6 +18,6 @@ def workload(options: WorkloadOptions) -> Workload:
         key = pick(rng, keys)
         if rng.random() < 0.5:
             return OpRequest("read", None, key)
-        return OpRequest("append", next_int(process), key, {"retry": 1})
+        return OpRequest("append", next_int(process), key)
 
     return Workload(name="append", generator=keyed(choose), final=read_each(keys))

@@ -2,8 +2,8 @@
 the sum of acknowledged increments and the sum of attempted ones.
 
 A setup phase increments by 0 first: raftnode reads an absent key as null, which the
-counter checker would not accept as a count. An unanswered increment is resent once with
-the same request id (``"retry": 1``): without client dedup it counts twice."""
+counter checker would not accept as a count. The client resends an unanswered increment
+with the same request id: without client dedup it counts twice."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def workload(options: WorkloadOptions) -> Workload:
     def choose(rng: random.Random, process: Process) -> OpRequest:
         if rng.random() < 0.5:
             return OpRequest("read", None, key)
-        return OpRequest("incr", 1 + rng.randrange(options.max_value), key, {"retry": 1})
+        return OpRequest("incr", 1 + rng.randrange(options.max_value), key)
 
     return Workload(
         name="counter",

@@ -13,11 +13,10 @@ and the composite checker checks each part's ops as that workload on its own
   whole lists, checked as the append workload (list-append linearizability, lost,
   duplicated and divergent elements, durability).
 
-Appends ask the client to resend an unanswered request once with the same request id
-(``"retry": 1``): a real client retries, and Raft's client dedup must make the retry a
-no-op (the dup-apply bug is exactly a retry applied twice). Register writes do not
-retry: a re-sent write can legally take effect late, but it cannot be told apart from
-the original in a register, so it would test nothing.
+The client resends an unanswered request to another node with the same request id, as a
+real client does (docs/nemeses.md, "Clients"); Raft's client dedup must make the retry a
+no-op, and the dup-apply bug is exactly a retry applied twice, which the append part
+sees as a duplicated element.
 
 The final-read phase reads every register key and every list, so loss is judged on all
 of them. The total op rate is the spec's ``rate``, shared by both parts.
@@ -34,7 +33,6 @@ from workloads.register import register_op
 NAME = "kv+append"
 KV_SHARE = 0.5
 DEFAULT_KEYS = 5  # per part
-RETRY = {"retry": 1}
 
 
 def workload(options: WorkloadOptions) -> Workload:
@@ -52,7 +50,7 @@ def workload(options: WorkloadOptions) -> Workload:
         key = pick(rng, list_keys)
         if rng.random() < 0.5:
             return OpRequest("read", None, key, append_tag)
-        return OpRequest("append", next_int(process), key, {**append_tag, **RETRY})
+        return OpRequest("append", next_int(process), key, append_tag)
 
     final = seq(
         [OpRequest("read", None, k, kv_tag) for k in kv_keys]

@@ -1,7 +1,7 @@
 """set: add unique integers to one set (appended to key "s"), then one final read.
 Every acknowledged add must be in the final read; lost or duplicated elements are
-the symptoms of lost writes and missing client dedup. An unanswered add is resent once
-with the same request id (``"retry": 1``), so missing dedup shows as a duplicate."""
+the symptoms of lost writes and missing client dedup (the client resends an unanswered
+add with the same request id: docs/nemeses.md, "Clients")."""
 
 from __future__ import annotations
 
@@ -16,6 +16,6 @@ def workload(options: WorkloadOptions) -> Workload:
     next_int = unique_ints()
 
     def choose(rng: random.Random, process: Process) -> OpRequest:
-        return OpRequest("append", next_int(process), key, {"retry": 1})
+        return OpRequest("append", next_int(process), key)
 
     return Workload(name="set", generator=keyed(choose), final=read_each([key]))

@@ -223,6 +223,23 @@ class SupportsBlockPeers(Protocol):
 
 
 @runtime_checkable
+class SupportsPeerShaping(Protocol):
+    """Message chaos inside the DB (raftnode's POST /admin/network): ``node`` drops,
+    duplicates, delays and reorders its outgoing peer messages with the probabilities in
+    ``settings`` (``drop``, ``duplicate``, ``delay``, ``reorder``, ``delay_ms``,
+    ``reorder_ms``, ``peers``); None or ``{}`` turns it off. The DB re-applies the
+    settings when it restarts the node. A DB without it (or with ``shape_peers = None``)
+    cannot take the packet nemesis's ``chaos`` mode."""
+
+    def shape_peers(self, node: str, settings: Mapping[str, Any] | None) -> None: ...
+
+
+def peer_shaper(db: object) -> SupportsPeerShaping | None:
+    """``db`` if it can shape peer messages (a callable ``shape_peers``), else None."""
+    return db if callable(getattr(db, "shape_peers", None)) else None  # type: ignore[return-value]
+
+
+@runtime_checkable
 class SupportsPreflight(Protocol):
     """The DB's own refusals before anything starts (a missing binary, an option it
     does not know, a fault it cannot take): ``preflight(spec)`` raises HarnessError

@@ -8,7 +8,8 @@ cannot start (port in use, corrupt data dir, missing python) fails right there w
 its last log line, naming host and command.
 
 Optional capabilities (harness.core.protocols, docs/interfaces.md §6): `block_peers`
-(local partitions through POST /admin/partition), `clock_file` (libfaketime offset
+(local partitions through POST /admin/partition), `shape_peers` (message chaos through
+POST /admin/network, re-applied on every start), `clock_file` (libfaketime offset
 file), `wal_path`, `pid`, `check_bugs` (raftnode's planted bugs).
 
 Every `setup` (one per test) draws a fresh random cluster token and writes it on each host
@@ -100,6 +101,7 @@ class RaftnodeDB:
         self.start_timeout = start_timeout
         self._nodes: dict[str, _Node] = {}
         self._options: dict[str, Any] = {}
+        self._shaping: dict[str, dict[str, Any]] = {}  # node -> chaos settings in force
 
     # -- helpers --------------------------------------------------------------------
     def _node(self, node: str) -> _Node:
@@ -149,6 +151,7 @@ class RaftnodeDB:
         (fresh per setup) and the faketime files."""
         self._options = dict(options)
         self._nodes = {}
+        self._shaping = {}
         token = secrets.token_hex(32).encode() + b"\n"
         uploaded: dict[int, str] = {}
         for spec in nodes:
@@ -204,6 +207,8 @@ class RaftnodeDB:
             cwd=rec.node_dir,
         )
         self._wait_ready(rec, argv)
+        if self._shaping.get(node):  # a restarted node keeps the chaos it was under
+            self._post_network(rec, self._shaping[node])
 
     def _wait_ready(self, rec: _Node, argv: list[str]) -> None:
         host, command = rec.spec.host, " ".join(argv)
@@ -317,8 +322,16 @@ class RaftnodeDB:
         return files
 
     def client(self, node: str) -> RaftnodeClient:
+        """A client bound to `node` that fails over to the others (RaftnodeClient)."""
         rec = self._node(node)
-        return RaftnodeClient(rec.spec.host.address, rec.spec.client_port, node=node)
+        others = [
+            (other.spec.host.address, other.spec.client_port)
+            for name, other in self._nodes.items()
+            if name != node
+        ]
+        return RaftnodeClient(
+            rec.spec.host.address, rec.spec.client_port, node=node, fallbacks=others
+        )
 
     def data_dir(self, node: str) -> str:
         return self._node(node).spec.data_dir
@@ -351,3 +364,24 @@ class RaftnodeDB:
             raise HostError(
                 rec.spec.host.name, f"POST /admin/partition {peers}", f"HTTP {status}: {body}"
             )
+
+    def shape_peers(self, node: str, settings: Mapping[str, Any] | None) -> None:
+        """Message chaos on `node`'s outgoing peer messages (None or {}: off); remembered
+        and re-applied when the node is started again. A node that is down now gets it
+        at its next start."""
+        rec = self._node(node)
+        wanted = dict(settings or {})
+        self._shaping[node] = wanted
+        if self.is_running(node):
+            self._post_network(rec, wanted)
+
+    def _post_network(self, rec: _Node, settings: dict[str, Any]) -> None:
+        what = f"POST /admin/network {settings}"
+        try:
+            status, body = get_json(
+                rec.spec.host.address, rec.spec.client_port, "/admin/network", 5.0, settings
+            )
+        except OSError as exc:
+            raise HostError(rec.spec.host.name, what, str(exc)) from exc
+        if status != 200:
+            raise HostError(rec.spec.host.name, what, f"HTTP {status}: {body}")

@@ -25,6 +25,7 @@ import json
 import os
 import select
 import socket
+import time
 from typing import Any
 
 from harness.core.protocols import ClientResult
@@ -79,30 +80,69 @@ def classify(f: str, invoked: Any, status: int, body: Any) -> ClientResult:
     return ClientResult("info", invoked, error)  # 5xx we do not know: outcome unknown
 
 
+Addr = tuple[str, int]
+MAX_ATTEMPTS = 3
+# Errors after which another node may well succeed: nothing happened on this one.
+RETRY_DEFINITE = ("not-leader", "unavailable", "connect")
+RETRY_PAUSE_S = 0.1  # before retrying "unavailable": an election takes a few hundred ms
+
+
+def _retryable(result: ClientResult) -> bool:
+    return result.type == "info" or (
+        result.type == "fail" and str(result.error or "").startswith(RETRY_DEFINITE)
+    )
+
+
 class RaftnodeClient:
-    """A connection to one node. invoke() never raises for DB or network errors."""
+    """A connection to one node, failing over to `fallbacks`. invoke() never raises for
+    DB or network errors.
+
+    Fail-over (docs/nemeses.md, "Clients"): when the bound node answers not-leader or
+    unavailable, refuses the connection, or leaves the outcome unknown, the op is tried
+    again on another node (the leader it named first), at most MAX_ATTEMPTS times in all,
+    each attempt with an equal share of the op's timeout. A write keeps its client_id and
+    seq across attempts, so the node's request dedup makes the retry harmless (and the
+    dup-apply bug visible). A write with any ambiguous attempt that does not end ok is
+    reported `info` with an error starting ``indefinite:``, never `fail`: the first
+    attempt may still take effect."""
 
     def __init__(
-        self, host: str, port: int, *, node: str = "", client_id: str | None = None
+        self,
+        host: str,
+        port: int,
+        *,
+        node: str = "",
+        client_id: str | None = None,
+        fallbacks: list[Addr] | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.node = node
         self.client_id = client_id or _new_client_id()
+        self.fallbacks = [a for a in (fallbacks or []) if a != (host, port)]
         self._seq = 0
-        self._conn: http.client.HTTPConnection | None = None
-        self._last_write: tuple[str, Any, bytes] | None = None  # for resend()
+        self._turn = 0  # rotates the fallback order between ops
+        self._conns: dict[Addr, http.client.HTTPConnection] = {}
+
+    @property
+    def _conn(self) -> http.client.HTTPConnection | None:
+        """The connection to the bound node (kept for callers that look at it)."""
+        return self._conns.get((self.host, self.port))
 
     def open(self) -> None:
         """Connections are made lazily by invoke (a down node must not fail open)."""
 
     def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        for addr in list(self._conns):
+            self._drop(addr)
 
-    def _stale(self) -> bool:
-        sock = self._conn.sock if self._conn is not None else None
+    def _drop(self, addr: Addr) -> None:
+        conn = self._conns.pop(addr, None)
+        if conn is not None:
+            conn.close()
+
+    def _stale(self, conn: http.client.HTTPConnection) -> bool:
+        sock = conn.sock
         if sock is None:
             return True
         try:
@@ -111,16 +151,18 @@ class RaftnodeClient:
             return True
         return bool(readable)  # EOF (or unsolicited bytes) on an idle connection: reconnect
 
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
-        if self._conn is not None and self._stale():
-            self.close()
-        if self._conn is None:
-            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+    def _connect(self, addr: Addr, timeout: float) -> http.client.HTTPConnection:
+        conn = self._conns.get(addr)
+        if conn is not None and self._stale(conn):
+            self._drop(addr)
+            conn = None
+        if conn is None:
+            conn = http.client.HTTPConnection(addr[0], addr[1], timeout=timeout)
             conn.connect()  # raises before anything is sent: a clean `fail`
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._conn = conn
-        self._conn.sock.settimeout(timeout)
-        return self._conn
+            self._conns[addr] = conn
+        conn.sock.settimeout(timeout)
+        return conn
 
     def invoke(self, f: str, key: Any, value: Any, timeout: float) -> ClientResult:
         try:
@@ -132,45 +174,90 @@ class RaftnodeClient:
             body["client_id"] = self.client_id
             body["seq"] = self._seq
         payload = json.dumps(body, separators=(",", ":")).encode()
-        self._last_write = (f, value, payload) if f in WRITE_LIKE else None
-        return self._send(f, value, payload, timeout)
+        attempts = MAX_ATTEMPTS if self.fallbacks else 1
+        share = timeout / attempts
+        order = self._fallback_order()
+        target: Addr = (self.host, self.port)
+        ambiguous = False
+        tried: list[Addr] = []
+        result = ClientResult("fail", value, "no attempt")
+        for attempt in range(attempts):
+            attempt_end = time.monotonic() + share
+            tried.append(target)
+            result, hint = self._attempt(target, f, value, payload, share)
+            if not _retryable(result) or attempt == attempts - 1:
+                break
+            ambiguous = ambiguous or result.type == "info"
+            target = self._next_target(hint, order, tried)
+            if str(result.error or "").startswith("unavailable"):
+                time.sleep(max(0.0, min(RETRY_PAUSE_S, attempt_end - time.monotonic())))
+        if f in WRITE_LIKE and result.type != "ok" and (ambiguous or result.type == "info"):
+            error = str(result.error or "unknown")
+            if ambiguous and not error.startswith("indefinite:"):
+                error = f"indefinite: {error}"
+            return ClientResult("info", value, error)
+        return result
 
-    def resend(self, timeout: float) -> ClientResult | None:
-        """Send the last write request again, unchanged: the same (client_id, seq), so a
-        correct node applies it at most once and answers with the first result (what a
-        real client's retry of an unanswered request relies on; the dup-apply bug is a
-        node that applies it twice). None if the last request was not a write."""
-        if self._last_write is None:
-            return None
-        f, value, payload = self._last_write
-        return self._send(f, value, payload, timeout)
+    def _fallback_order(self) -> list[Addr]:
+        if not self.fallbacks:
+            return []
+        self._turn = (self._turn + 1) % len(self.fallbacks)
+        return self.fallbacks[self._turn :] + self.fallbacks[: self._turn]
 
-    def _send(self, f: str, value: Any, payload: bytes, timeout: float) -> ClientResult:
+    def _next_target(self, hint: Addr | None, order: list[Addr], tried: list[Addr]) -> Addr:
+        """The leader the node named (if any and not just tried), else the next node not
+        tried yet in this op's rotation, else the least recently tried."""
+        if hint is not None and hint != tried[-1]:
+            return hint
+        candidates = [*order, (self.host, self.port)]
+
+        def last_tried(addr: Addr) -> int:
+            return max((i for i, a in enumerate(tried) if a == addr), default=-1)
+
+        return min(candidates, key=last_tried)  # min keeps the rotation among ties
+
+    def _attempt(
+        self, addr: Addr, f: str, value: Any, payload: bytes, timeout: float
+    ) -> tuple[ClientResult, Addr | None]:
+        """One request to one node: its classified result and the leader it named."""
         try:
-            conn = self._connect(timeout)
+            conn = self._connect(addr, timeout)
         except TimeoutError:
-            self.close()
-            return ClientResult("fail", value, "connect-timeout")
+            self._drop(addr)
+            return ClientResult("fail", value, "connect-timeout"), None
         except OSError as exc:
-            self.close()
-            return ClientResult("fail", value, f"connect: {exc.strerror or exc}")
+            self._drop(addr)
+            return ClientResult("fail", value, f"connect: {exc.strerror or exc}"), None
         try:
             conn.request("POST", "/kv", body=payload, headers={"Content-Type": "application/json"})
             response = conn.getresponse()
             raw = response.read()
         except TimeoutError:
-            self.close()
-            return ClientResult("info", value, "timeout")
+            self._drop(addr)
+            return ClientResult("info", value, "timeout"), None
         except (OSError, http.client.HTTPException) as exc:
-            self.close()
-            return ClientResult("info", value, f"connection lost: {type(exc).__name__}")
+            self._drop(addr)
+            return ClientResult("info", value, f"connection lost: {type(exc).__name__}"), None
         if response.will_close:
-            self.close()
+            self._drop(addr)
         try:
             parsed = json.loads(raw) if raw else {}
         except ValueError:
             parsed = {}
-        return classify(f, value, response.status, parsed)
+        return classify(f, value, response.status, parsed), _leader_hint(parsed)
+
+
+def _leader_hint(body: Any) -> Addr | None:
+    """The leader's client address a not-leader/unavailable answer named, if any."""
+    text = body.get("leader_client") if isinstance(body, dict) else None
+    if not isinstance(text, str):
+        return None
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        return None
+    if host in ("0.0.0.0", ""):
+        return None
+    return host.strip("[]"), int(port)
 
 
 def get_json(host: str, port: int, path: str, timeout: float, body: Any = None) -> tuple[int, Any]:

@@ -135,7 +135,7 @@ def effective_parameters(
     nodes = f"{spec.nodes} ({spec.node_names[0]}…{spec.node_names[-1]})"
     workers = f"{spec.workers} client workers"
     if spec.concurrency is None:
-        workers += " (one per node)"
+        workers += " (the default: three per node)"
     nemesis = ", ".join(spec.nemesis) or "none"
     if spec.nemesis:
         nemesis += f", about every {_number(spec.nemesis_interval)} s"

@@ -15,10 +15,10 @@ schedule itself breaks nothing).
 
 The kv+append default on a correct node is tests/e2e (test_correct_raftnode_on_loopback_is_valid
 runs the default workload). Why pausing everything finds dup-apply: with every node
-stopped, an append or increment times out, the worker resends it with the same request
-id (the workloads mark them ``"retry": 1``), and both copies sit in the nodes' socket
-buffers; on resume both are proposed, and only client dedup keeps the second from
-applying. 3 nodes, a few seconds each, runs in-process on loopback (``cluster: local``).
+stopped, an append or increment times out, the client resends it to another node with
+the same request id (its fail-over, docs/nemeses.md "Clients"), and the copies sit in the
+nodes' socket buffers; on resume each is proposed, and only client dedup keeps the later
+ones from applying. 3 nodes, a few seconds each, runs in-process on loopback (``cluster: local``).
 """
 
 from __future__ import annotations

@@ -30,9 +30,9 @@ def test_defaults_are_the_default_run() -> None:
         5,
         60.0,
     )
-    assert spec.nemesis == ["partition", "kill", "pause"]
+    assert spec.nemesis == ["scenarios"] and spec.nemesis_interval == 4.0
     assert spec.node_names == ["n1", "n2", "n3", "n4", "n5"]
-    assert spec.workers == 5
+    assert spec.workers == 15  # three client workers per node
     assert spec.test_name == "raftnode-kv+append"
 
 

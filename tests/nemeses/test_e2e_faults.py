@@ -122,6 +122,23 @@ def test_random_combined_schedule_against_a_correct_raftnode_is_valid(tmp_path):
     assert sorted(finals) == sorted(f"stop-{f}" for f in faults)
 
 
+@requires_faketime
+@requires_iptables
+def test_default_scenario_schedule_against_a_correct_raftnode_is_valid(tmp_path):
+    """No nemesis named: the scenarios run (every one usable in a netns lab with raftnode,
+    chaos included), each op says which scenario it belongs to, and the node stays valid."""
+    spec = {"nemesis_interval": 2.0, "time_limit": 25}
+    code, results, history = run(tmp_path, spec, seed=4)
+    assert results["valid"] is True, json.dumps(results)[:2000]
+    assert code == 0
+    done = nemesis_completions(history)
+    scenarios = {op.get("scenario") for op in done if not op.get("final")}
+    assert len(scenarios) >= 4 and None not in scenarios
+    assert not [op for op in done if op.get("error")]
+    finals = {op["f"] for op in done if op.get("final")}
+    assert finals == {f"stop-{f}" for f in ("kill", "pause", "partition", "clock", "packet")}
+
+
 def find_invalid(tmp_path: Path, spec: dict[str, Any], seeds: range) -> list[tuple[int, Any]]:
     """Run seeds until one is invalid; returns (seed, verdict) of every run."""
     verdicts = []

@@ -77,7 +77,7 @@ def test_parameters_are_effective_values_never_none(valid_run: SyntheticRun) -> 
     html = html_of(valid_run)
     params = html[html.index('<dl class="params">') : html.index("</dl>")]
     assert "None" not in params and "null" not in params
-    assert "3 client workers (one per node)" in params  # concurrency None → the real count
+    assert "9 client workers (the default: three per node)" in params  # None → the real count
     assert "<dd>local</dd>" in params and "1 (r)" in params
 
 
@@ -123,7 +123,7 @@ def test_reproduce_command_parses_back_into_the_same_spec(tmp_path: Path) -> Non
     command = re.search(r'<pre id="reproduce">(.*?)</pre>', html, re.S).group(1)
     command = command.replace("&#39;", "'").replace("&amp;", "&").replace("&#34;", '"')
     again = _reparse(command)
-    assert again.to_dict() == {**spec.to_dict(), "concurrency": 3}  # the effective count
+    assert again.to_dict() == {**spec.to_dict(), "concurrency": spec.workers}  # the effective count
 
 
 def test_reproduce_command_uses_the_spec_file_when_flags_cannot_say_it(tmp_path: Path) -> None:

@@ -32,7 +32,6 @@ def test_mix_tags_every_op_and_reads_every_key_at_the_end() -> None:
     for op in ops:
         expected_prefix = "k" if op.extra["part"] == "kv" else "a"
         assert op.key.startswith(expected_prefix)
-        assert op.extra.get("retry") == (1 if op.f == "append" else None)
     assert {op.f for op in ops if op.extra["part"] == "kv"} == {"read", "write", "cas"}
     final = [op for _, _, op in g.drain(workload.final.bind(3), [0])]
     assert [op.key for op in final] == [f"k{i}" for i in range(5)] + [f"a{i}" for i in range(5)]
@@ -120,44 +119,6 @@ def test_bank_balance_above_the_total_is_impossible() -> None:
     h.op(1, "read", None, result=21, key="x")
     result = bank.check(h.ops)
     assert result.valid is False and "impossible" in {v["kind"] for v in result.violations}
-
-
-class Resending:
-    """A client whose first attempt is unanswered; resend() answers per `answers`."""
-
-    def __init__(self, answers: list[ClientResult | None]) -> None:
-        self.answers = answers
-        self.resent = 0
-
-    def open(self) -> None: ...
-
-    def close(self) -> None: ...
-
-    def invoke(self, f: str, key: Any, value: Any, timeout: float) -> ClientResult:
-        return ClientResult("info", value, "timeout")
-
-    def resend(self, timeout: float) -> ClientResult | None:
-        self.resent += 1
-        return self.answers.pop(0)
-
-
-def _one(tmp_path: Path, client: Resending, extra: dict[str, Any]) -> list[Any]:
-    path = tmp_path / f"h{len(list(tmp_path.iterdir()))}.jsonl"
-    recorder = Recorder(path)
-    shared = Shared(g.seq([]), recorder, threading.Event())
-    slot = ClientSlot(0, "n1", 0, 1, lambda node: client, 1.0)  # type: ignore[arg-type, return-value]
-    slot.invoke(shared, g.OpRequest("append", 5, "a0", extra))
-    recorder.close()
-    return [op.type for op in read_jsonl(path).ops]
-
-
-def test_a_marked_op_is_resent_and_only_an_ok_answer_settles_it(tmp_path: Path) -> None:
-    client = Resending([ClientResult("ok", 5)])
-    assert _one(tmp_path, client, {"retry": 1}) == ["invoke", "ok"]
-    client = Resending([ClientResult("fail", 5, "not-leader")])
-    assert _one(tmp_path, client, {"retry": 1}) == ["invoke", "info"]  # says nothing
-    client = Resending([ClientResult("ok", 5)])
-    assert _one(tmp_path, client, {}) == ["invoke", "info"] and client.resent == 0
 
 
 def test_maelstrom_falls_back_to_its_own_workload_unless_one_was_named() -> None:
