@@ -3,20 +3,12 @@ composite check, the worker's same-request-id retry, and the default-workload fa
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
-from typing import Any
-
 import pytest
 
 from checkers import appends, bank
 from checkers.composite import check_history, infer_workload
-from checkers.history import read_jsonl
 from harness.core import generators as g
-from harness.core.protocols import ClientResult
-from harness.recorder import Recorder
 from harness.spec import SpecError, TestSpec, build_spec, validate_spec
-from harness.workers import ClientSlot, Shared
 from tests.checkers_safety.builders import History
 from workloads import build
 
