@@ -8,7 +8,7 @@ Which checkers run (docs/interfaces.md §5):
 | kv       | linearizability, per-key kv model (P-compositional) |
 | set      | set (Jepsen set-full) |
 | append   | linearizability, list-append model; append (lost, duplicated, divergent); durability |
-| kv+append | the kv checkers on the ops tagged part "kv", the append checkers on those tagged "append", named `<checker>:<part>` |
+| kv+append | the kv checkers on the ops tagged part "kv", the append checkers but the linearizability search on those tagged "append", named `<checker>:<part>` |
 | counter  | counter bounds |
 | bank     | bank totals |
 
@@ -46,6 +46,12 @@ WORKLOADS = ("kv+append", "register", "kv", "set", "append", "counter", "bank")
 # part's ops are checked as the named workload on their own, under checker names like
 # "linearizability:kv" (nemesis ops go to every part: durability looks for the last one).
 PARTS: dict[str, dict[str, str]] = {"kv+append": {"kv": "kv", "append": "append"}}
+# Parts checked without the linearizability search. The list-append search over the
+# default mix's append part (many unanswered appends under the default scenarios) took
+# 101 s and ran out of budget on a correct 30 s run; the append checker's lost /
+# duplicated / divergent rules and durability judge that part in milliseconds, and the
+# kv part keeps the linearizability check. The plain append workload keeps both.
+PARTS_WITHOUT_SEARCH = {"append"}
 DEFAULT_BUDGET_S = 60.0
 RESULTS_FILE = "results.json"
 HISTORY_FILE = "history.jsonl"
@@ -193,9 +199,7 @@ def _workload_plan(
         plan.append(("counter", lambda: counter.check(ops)))
     elif workload == "bank":
         plan.append(("bank", lambda: bank.check(ops)))
-    if workload in DURABILITY_WORKLOADS and (
-        workload == "append" or durability.final_reads(ops, paired)
-    ):
+    if workload in DURABILITY_WORKLOADS and durability.final_reads(ops, paired):
         plan.append(("durability", lambda: durability.check(ops)))
     return plan
 
@@ -242,7 +246,9 @@ def check_history(
     ]
     if workload in PARTS:
         model = model or ", ".join(
-            f"{LIN_MODELS[w]} ({part})" for part, w in PARTS[workload].items() if w in LIN_MODELS
+            f"{LIN_MODELS[w]} ({part})"
+            for part, w in PARTS[workload].items()
+            if w in LIN_MODELS and part not in PARTS_WITHOUT_SEARCH
         )
         for part, part_workload in PARTS[workload].items():
             part_ops = part_history(ops, part)
@@ -251,7 +257,11 @@ def check_history(
             plan += [
                 (f"{name}:{part}", _renumbered(run, ids))
                 for name, run in _workload_plan(
-                    part_workload, part_ops, part_paired, LIN_MODELS.get(part_workload), budget_s
+                    part_workload,
+                    part_ops,
+                    part_paired,
+                    None if part in PARTS_WITHOUT_SEARCH else LIN_MODELS.get(part_workload),
+                    budget_s,
                 )
             ]
     else:

@@ -336,7 +336,12 @@ def _flatten_nemesis(source: str, data: dict[str, Any]) -> None:
             raise SpecError(
                 source, f"nemesis.{key}", f"unknown field (known: {', '.join(allowed)})"
             )
-    data["nemesis"] = nemesis.get("faults", [])
+    if "faults" in nemesis:
+        data["nemesis"] = nemesis["faults"]
+    elif "schedule" in nemesis:
+        data["nemesis"] = []  # an explicit schedule alone: no random faults beside it
+    else:
+        del data["nemesis"]  # only interval/targets: the default nemesis with them
     for key, flat in allowed.items():
         if key != "faults" and key in nemesis:
             data[flat] = (nemesis[key], f"nemesis.{key}")

@@ -35,8 +35,6 @@ from pathlib import Path
 from typing import Any
 
 from raftnode.core.types import ClientReply, ClientRequest, Message
-from raftnode.diskwriter import DiskWriter
-from raftnode.eventlog import EventLog
 from raftnode.runtime import NodeOptions, Runtime
 from raftnode.storage import StorageCorrupt
 from raftnode.transport import _default, message_dict
@@ -96,16 +94,9 @@ class MaelstromRuntime(Runtime):
         self.out = out
 
     async def start(self) -> None:
-        restored = self.open_storage() if self.storage is None else self.storage.state()
-        self.logic = self.logic_factory(self.opts, restored)
-        assert self.storage is not None
-        if self.storage.fsync and self.opts.disk_thread:
-            self._disk = DiskWriter(self.storage, asyncio.get_running_loop(), self._on_durable)
-        self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
+        self._start_core()
         self.transport = MaelstromTransport(self.out)  # type: ignore[assignment]
-        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
-        if not self.storage.fsync:  # the no-fsync bug: flush the buffer now and then
-            self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
+        self._start_timers()
         log.info("node %s up under maelstrom: peers %s, data %s", self.opts.node_id,
                  ",".join(sorted(self.opts.peers)), self.opts.data_dir)  # fmt: skip
         self._schedule_drain()

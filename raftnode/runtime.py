@@ -149,7 +149,9 @@ class Runtime:
         self.storage = Storage.open(self.opts.data_dir, fsync=not self.opts.bugs.has(Bug.NO_FSYNC))
         return self.storage.load()
 
-    async def start(self) -> None:
+    def _start_core(self) -> None:
+        """The I/O-free core on its recovered state, the disk writer and the event log:
+        what every runtime (TCP/HTTP here, stdin/stdout under Maelstrom) starts the same."""
         restored = self.open_storage() if self.storage is None else self.storage.state()
         self.logic = self.logic_factory(self.opts, restored)
         assert self.storage is not None
@@ -159,6 +161,15 @@ class Runtime:
             self._disk = DiskWriter(self.storage, asyncio.get_running_loop(), self._on_durable)
         self.events = EventLog(self.opts.data_dir / "events.jsonl", self.opts.node_id)
         # the core's first Ready carries its own "start" event (with last_index, commit)
+
+    def _start_timers(self) -> None:
+        """The tick loop and, under the no-fsync bug, the lazy flusher."""
+        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
+        if self.opts.bugs.has(Bug.NO_FSYNC):
+            self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
+
+    async def start(self) -> None:
+        self._start_core()
         self.transport = Transport(
             self.opts.node_id,
             self.opts.peers,
@@ -170,9 +181,7 @@ class Runtime:
         self.http = HttpServer(Api(self))
         await self.transport.start()
         await self.http.start(*self.opts.client)
-        self._tasks.append(asyncio.create_task(self._ticker(), name="ticker"))
-        if self.opts.bugs.has(Bug.NO_FSYNC):
-            self._tasks.append(asyncio.create_task(self._lazy_flusher(), name="lazy-flush"))
+        self._start_timers()
         log.info(
             "node %s up: peers %s, client %s, data %s, bugs %s, disk %s",
             self.opts.node_id,

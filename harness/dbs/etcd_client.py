@@ -129,7 +129,7 @@ class EtcdClient(RaftnodeClient):
         """POST one gateway call; the decoded 200 body, else GatewayError."""
         payload = json.dumps(body, separators=(",", ":")).encode()
         try:
-            conn = self._connect(timeout)
+            conn = self._connect((self.host, self.port), timeout)
         except OSError as exc:
             self.close()
             raise GatewayError(f"connect: {exc.strerror or exc}", sent=False) from None

@@ -98,8 +98,8 @@ def test_test_yaml_with_an_unknown_workload_is_a_warning(tmp_path):
     store = _store(tmp_path, spec="workload: sets\n")
     result = _check(store)
     assert (
-        f"warning: {store}/test.yaml: workload 'sets' is not one of register, kv, set, append, "
-        "counter, bank; workload inferred from the ops"
+        f"warning: {store}/test.yaml: workload 'sets' is not one of kv+append, register, kv, "
+        "set, append, counter, bank; workload inferred from the ops"
     ) in result.output
 
 

@@ -36,6 +36,11 @@ def test_defaults_are_the_default_run() -> None:
     assert spec.test_name == "raftnode-kv+append"
 
 
+def test_nemesis_mapping_without_faults_keeps_the_default(tmp_path: Path) -> None:
+    spec = load_yaml(write(tmp_path, "nemesis:\n  interval: 2\n"))
+    assert spec.nemesis == TestSpec().nemesis and spec.nemesis_interval == 2.0
+
+
 def test_full_yaml_spec(tmp_path: Path) -> None:
     spec = load_yaml(
         write(
