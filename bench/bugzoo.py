@@ -1,8 +1,9 @@
 """The bug-zoo table: what a `splitbrain campaign campaigns/bugzoo.yaml` found, per bug.
 
-    python bench/bugzoo.py CAMPAIGN_DIR [--markdown]
+    python bench/bugzoo.py CAMPAIGN_DIR [CAMPAIGN_DIR ...] [--markdown]
 
-CAMPAIGN_DIR is a campaign directory (it holds campaign.json; `store/campaigns/latest`
+CAMPAIGN_DIR is a campaign directory (it holds campaign.json; several are summed, e.g.
+one campaign per batch of seeds; `store/campaigns/latest`
 works). One row per planted bug set (and one for the correct node, no bug), with:
 
 - runs (with a verdict; cells not run yet are left out), invalid, unknown (unknown or
@@ -245,16 +246,22 @@ def render_markdown(summaries: list[BugSummary]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("campaign_dir", type=Path, help="a campaign directory (campaign.json)")
+    parser.add_argument(
+        "campaign_dir",
+        type=Path,
+        nargs="+",
+        help="campaign directories (campaign.json); several are summed (e.g. more seeds)",
+    )
     parser.add_argument("--markdown", action="store_true", help="a table for docs/bugzoo.md")
     args = parser.parse_args(argv)
     try:
-        summaries = summarize(load_rows(args.campaign_dir))
+        summaries = summarize([row for d in args.campaign_dir for row in load_rows(d)])
     except BugzooError as exc:
         print(f"bugzoo: {exc}", file=sys.stderr)
         return 2
     if not summaries:
-        print(f"bugzoo: {args.campaign_dir}: the campaign has no tests", file=sys.stderr)
+        names = ", ".join(str(d) for d in args.campaign_dir)
+        print(f"bugzoo: {names}: the campaign has no tests", file=sys.stderr)
         return 2
     print(render_markdown(summaries) if args.markdown else render_text(summaries))
     return 0

@@ -112,7 +112,9 @@ class _SetCheck:
             elif not seen_at or seen_at[-1] != len(reads) - 1:
                 self._lost(key, element, known, reads[-1])
             else:
-                self._stale(key, element)
+                seen = set(seen_at[bisect_left(seen_at, start) :])
+                missed = next(i for i in range(start, len(reads)) if i not in seen)
+                self._stale(key, element, reads[missed])
 
     def _present(self, key: Any, reads: list[Operation]) -> dict[Hashable, array]:
         """Per element, the numbers (into `reads`) of the reads that returned it; also
@@ -182,15 +184,18 @@ class _SetCheck:
             read=last.id,
         )
 
-    def _stale(self, key: Any, element: Hashable) -> None:
+    def _stale(self, key: Any, element: Hashable, missed: Operation) -> None:
+        """`missed`: the first read begun after the element was known that lacks it (the
+        op a time-to-detection and the report point at)."""
         self.outcome["stale"].append(element)
         if self.linearizable:
             self.result.add_violation(
-                f"element {element!r}{_keyed(key)} stale: a read begun after it was known "
-                "missed it, a later read returned it",
+                f"element {element!r}{_keyed(key)} stale: {brief(missed)}, begun after it "
+                "was known, missed it; a later read returned it",
                 kind="stale",
                 key=key,
                 element=_jsonable(element),
+                read=missed.id,
             )
 
 

@@ -47,6 +47,8 @@ def test_stale_element_flickers():
     h = History().op(0, "add", 1).op(0, "read", result=[]).op(1, "read", result=[1])
     result = sets.check(h.ops)
     assert _counts(result) == {"stale": 1} and result.valid is False
+    # it names the read that missed it (op 1), so time-to-detection can place it
+    assert [v["read"] for v in result.violations] == [1]
     assert sets.check(h.ops, linearizable=False).valid is True
 
 
