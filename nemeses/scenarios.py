@@ -25,11 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from harness.core.generators import NEMESIS, Generator, OpRequest, Sleep
+from harness.core.generators import OpRequest
 from harness.core.protocols import RunContext
 from nemeses.base import NemesisError, log, start_f, stop_f
 from nemeses.composite import CompositeNemesis
 from nemeses.packet import can_chaos
+from nemeses.schedule import StepSchedule
 
 NAME = "scenarios"  # the pseudo fault name that selects this schedule (spec.nemesis)
 FAULTS = ("kill", "pause", "partition", "clock", "packet")
@@ -243,29 +244,13 @@ class ScenarioPlan:
         return [self.order(k // len(pool))[k % len(pool)].name for k in range(n)]
 
 
-class ScenarioSchedule(Generator):
+class ScenarioSchedule(StepSchedule):
     """Serves ScenarioPlan's ops to the nemesis process, each after its wait."""
 
-    def __init__(self, plan: ScenarioPlan) -> None:
-        self.plan = plan
-        self._k = 0
-        self._pending: list[tuple[float, OpRequest]] = []
-        self._due: float | None = None
+    plan: ScenarioPlan
 
-    def next(self, process: Any, now_s: float) -> OpRequest | Sleep | None:
-        if process != NEMESIS:
-            return None
-        if not self._pending:
-            self._pending = self.plan.step_ops(self._k)
-            self._k += 1
-        wait, op = self._pending[0]
-        if self._due is None:
-            self._due = now_s + wait
-        if now_s < self._due:
-            return Sleep(self._due - now_s)
-        self._pending.pop(0)
-        self._due = None
-        return op
+    def steps(self, k: int) -> list[tuple[float, OpRequest]]:
+        return self.plan.step_ops(k)
 
 
 class ScenarioNemesis(CompositeNemesis):

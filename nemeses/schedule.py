@@ -146,29 +146,43 @@ class RandomPlan:
         return [op for k in range(n_faults) for op in self.step_ops(k)]
 
 
-class RandomSchedule(Generator):
-    """Serves RandomPlan's ops to the nemesis process, waiting between them."""
+class StepSchedule(Generator):
+    """Serves a plan's steps to the nemesis process: step k is a list of (wait, op)
+    pairs, each op sent once its wait, counted from when the runner next asks after the
+    previous op, has passed. Subclasses say how their plan's step k reads."""
 
-    def __init__(self, plan: RandomPlan) -> None:
+    def __init__(self, plan: Any) -> None:
         self.plan = plan
         self._k = 0
-        self._pending: list[FaultOp] = []
+        self._pending: list[tuple[float, OpRequest]] = []
         self._due: float | None = None
+
+    def steps(self, k: int) -> list[tuple[float, OpRequest]]:
+        raise NotImplementedError
 
     def next(self, process: Any, now_s: float) -> OpRequest | Sleep | None:
         if process != NEMESIS:
             return None
         if not self._pending:
-            self._pending = self.plan.step_ops(self._k)
+            self._pending = self.steps(self._k)
             self._k += 1
-        op = self._pending[0]
+        wait, op = self._pending[0]
         if self._due is None:
-            self._due = now_s + op.wait_s
+            self._due = now_s + wait
         if now_s < self._due:
             return Sleep(self._due - now_s)
         self._pending.pop(0)
         self._due = None
-        return op.request()
+        return op
+
+
+class RandomSchedule(StepSchedule):
+    """Serves RandomPlan's ops to the nemesis process, waiting between them."""
+
+    plan: RandomPlan
+
+    def steps(self, k: int) -> list[tuple[float, OpRequest]]:
+        return [(op.wait_s, op.request()) for op in self.plan.step_ops(k)]
 
 
 def _entry_fields(entry: Any, where: str) -> tuple[Any, Any, Any, Any, dict[str, Any]]:
