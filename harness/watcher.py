@@ -35,13 +35,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from checkers.events import EVENTS_FILE, load_evidence
 from checkers.history import Op
 from checkers.online import OnlineOpsChecker
 from checkers.raft_safety import check_evidence, evidence_meta
-from harness.core.protocols import Host, PolledStatus
+from harness.core.protocols import Host, PolledStatus, SupportsDataDir
 
 log = logging.getLogger("splitbrain")
 
@@ -50,13 +50,6 @@ INTERVAL_S = 1.0
 # watcher's share of one core stays under 1 / (1 + BACKOFF).
 BACKOFF = 4.0
 ONLINE_FILE = "online.json"  # in the run dir: what stopped the test, and when
-
-
-@runtime_checkable
-class SupportsDataDir(Protocol):
-    """A DB whose nodes write ``events.jsonl`` in their data directory (raftnode)."""
-
-    def data_dir(self, node: str) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -284,6 +284,14 @@ class SupportsWalPath(Protocol):
 
 
 @runtime_checkable
+class SupportsDataDir(Protocol):
+    """A DB whose nodes write ``events.jsonl`` in their data directory on their host
+    (raftnode), so the online watcher can read node events during the run."""
+
+    def data_dir(self, node: str) -> str: ...
+
+
+@runtime_checkable
 class SupportsPid(Protocol):
     """The node's process id on its host (None while it is down), so faults can check a
     kill or a pause at the process level and the controller log can name it."""
