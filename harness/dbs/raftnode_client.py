@@ -124,11 +124,6 @@ class RaftnodeClient:
         self._turn = 0  # rotates the fallback order between ops
         self._conns: dict[Addr, http.client.HTTPConnection] = {}
 
-    @property
-    def _conn(self) -> http.client.HTTPConnection | None:
-        """The connection to the bound node (kept for callers that look at it)."""
-        return self._conns.get((self.host, self.port))
-
     def open(self) -> None:
         """Connections are made lazily by invoke (a down node must not fail open)."""
 
