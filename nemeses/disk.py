@@ -13,17 +13,27 @@ second fault.
 
 The fault simulates what losing un-fsynced data does; a correct node must refuse or
 recover, never silently serve a shortened acknowledged history (the checkers judge).
+
+start-disk {target, delay_ms, jitter_ms, leader_ms} (the `slow` mode, chosen by any of
+them): the targets' fsyncs are acknowledged `delay_ms` + random 0..`jitter_ms` late, and
+`leader_ms` later still while the node leads, through the
+DB's SupportsDiskDelay hook (raftnode's POST /admin/disk; the DB keeps it across
+restarts). Nothing is lost: a slow disk only reorders who has an entry durable first,
+which is what figure 8 needs — followers holding an entry the leader has not persisted.
+stop-disk turns it off on every node it was turned on for.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from harness.core.protocols import RunContext, SupportsWalPath
+from harness.core.protocols import RunContext, SupportsDiskDelay, SupportsWalPath, disk_delayer
 from nemeses.base import NemesisError, host_of, log, wait_until
 from nemeses.fault import Fault, is_running, with_note
 
 MODES = ("truncate", "flip")
+SLOW = "slow"  # the mode name in results; selected by delay_ms / jitter_ms
+SLOW_FIELDS = ("delay_ms", "jitter_ms", "leader_ms")
 FLIP_WINDOW = 64
 COME_BACK_S = 20.0
 
@@ -34,6 +44,7 @@ class DiskNemesis(Fault):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.saved: dict[str, tuple[str, bytes, str]] = {}  # node -> (wal, original, outcome)
+        self.slowed: set[str] = set()
 
     @staticmethod
     def _db(ctx: RunContext) -> SupportsWalPath:
@@ -41,10 +52,19 @@ class DiskNemesis(Fault):
             raise NemesisError("disk needs a DB with a wal_path hook (raftnode)")
         return ctx.db
 
+    @staticmethod
+    def _delayer(ctx: RunContext) -> SupportsDiskDelay:
+        delayer = disk_delayer(ctx.db)
+        if delayer is None:
+            raise NemesisError("disk's slow mode needs a DB with a delay_disk hook (raftnode)")
+        return delayer
+
     def setup(self, ctx: RunContext) -> None:
         self._db(ctx)
 
     def start(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        if any(f in value for f in SLOW_FIELDS):
+            return self._start_slow(value, ctx)
         mode = value.get("corrupt", "truncate")
         if mode not in MODES:
             raise NemesisError(
@@ -102,6 +122,19 @@ class DiskNemesis(Fault):
         log(ctx, f"disk {mode} on {node}: {outcome}")
         return with_note(result, resolved)
 
+    def _start_slow(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        if "corrupt" in value:
+            raise NemesisError("disk: corrupt and a slow disk (delay_ms...) are separate modes")
+        delayer = self._delayer(ctx)
+        settings = {f: float(value.get(f, 0.0)) for f in SLOW_FIELDS}
+        resolved = self.pick(value, ctx, list(ctx.nodes))
+        for node in resolved.nodes:
+            delayer.delay_disk(node, settings)
+            self.slowed.add(node)
+        log(ctx, f"disk slow on {', '.join(resolved.nodes) or 'nobody'}: {settings}")
+        result = {"nodes": sorted(resolved.nodes), "mode": SLOW, **settings}
+        return with_note(result, resolved)
+
     def _restart_and_watch(self, ctx: RunContext, node: str) -> tuple[str, str | None]:
         """Start the node and wait for it to answer ("recovered") or exit ("refused");
         the second item is what the failed start said (the node's last log line)."""
@@ -122,6 +155,10 @@ class DiskNemesis(Fault):
         return "unknown", error
 
     def stop(self, value: dict[str, Any], ctx: RunContext) -> dict[str, Any]:
+        sped_up = sorted(self.slowed)
+        for node in sped_up:
+            self._delayer(ctx).delay_disk(node, None)
+        self.slowed.clear()
         restored, left = [], []
         for node, (wal, original, outcome) in sorted(self.saved.items()):
             if outcome == "recovered":
@@ -138,7 +175,10 @@ class DiskNemesis(Fault):
             restored.append(node)
         self.saved.clear()
         self.claims.release(self.fault)
-        return {"restored": restored, "recovered_untouched": left}
+        result: dict[str, Any] = {"restored": restored, "recovered_untouched": left}
+        if sped_up:
+            result["slow_off"] = sped_up
+        return result
 
     def _drop_backup(self, ctx: RunContext, node: str, wal: str) -> None:
         try:

@@ -87,7 +87,13 @@ FIELDS: dict[str, dict[str, Callable[[Any, str], Any]]] = {
         "delay_ms": _number(0.0, 60_000),
         "reorder_ms": _number(0.0, 60_000),
     },
-    "disk": {"target": _any, "corrupt": _choice(DISK_MODES)},
+    "disk": {
+        "target": _any,
+        "corrupt": _choice(DISK_MODES),
+        "delay_ms": _number(0.0, 10_000),
+        "jitter_ms": _number(0.0, 10_000),
+        "leader_ms": _number(0.0, 10_000),
+    },
 }
 
 
@@ -117,7 +123,18 @@ def normalize(
         validate_target(out["target"], nodes, f"{where}.target")
     if fault == "partition":
         _check_partition(out, where, nodes)
+    if fault == "disk":
+        _check_disk(out, where)
     return out
+
+
+def _check_disk(out: dict[str, Any], where: str) -> None:
+    if "corrupt" in out and {"delay_ms", "jitter_ms", "leader_ms"} & set(out):
+        raise NemesisError(
+            "corrupt (damage the WAL) and delay_ms/jitter_ms/leader_ms (a slow disk) are "
+            "separate modes: give one or the other",
+            where=where,
+        )
 
 
 def _check_partition(out: dict[str, Any], where: str, nodes: Sequence[str] | None) -> None:

@@ -1,9 +1,11 @@
 """The raftnode client API (docs/interfaces.md §2) on top of `raftnode.httpserver`.
 
 Routes: ``POST /kv`` (one operation as a JSON object), ``GET /status``, ``GET|POST
-/admin/partition``, ``GET|POST /admin/network`` (message chaos, raftnode.netchaos). Requests are validated here, before they reach the core, so a malformed one
-is answered ``400 bad-request`` and is certainly not applied. The node behind the API is any
-object with the `NodeApi` shape (the runtime; a fake in tests).
+/admin/partition``, ``GET|POST /admin/network`` (message chaos, raftnode.netchaos),
+``GET|POST /admin/disk`` (slow-disk injection, raftnode.diskdelay). Requests are validated
+here, before they reach the core, so a malformed one is answered ``400 bad-request`` and is
+certainly not applied. The node behind the API is any object with the `NodeApi` shape (the
+runtime; a fake in tests).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Awaitable
 from typing import Any, Protocol
 
 from raftnode.core.types import ClientReply, ClientRequest
+from raftnode.diskdelay import DiskDelay
 from raftnode.httpserver import HttpError, Request, Response, error_body
 from raftnode.netchaos import NetworkChaos
 
@@ -62,6 +65,10 @@ class NodeApi(Protocol):
     def network(self) -> dict[str, Any]: ...
 
     def set_network(self, chaos: NetworkChaos) -> None: ...
+
+    def disk(self) -> dict[str, Any]: ...
+
+    def set_disk(self, delay: DiskDelay) -> None: ...
 
     def leader_client(self, leader: str | None) -> str | None: ...
 
@@ -216,6 +223,8 @@ class Api:
             return self._partition(req)
         if path == "/admin/network":
             return self._network(req)
+        if path == "/admin/disk":
+            return self._disk(req)
         return Response(404, error_body("bad-request", f"no route {path[:100]!r}"))
 
     def _done(self, out: asyncio.Future[Response], pending: asyncio.Future[ClientReply]) -> None:
@@ -254,3 +263,15 @@ class Api:
         elif req.method != "GET":
             return Response(405, error_body("bad-request", "use GET or POST /admin/network"))
         return Response(200, {"ok": True, **self.node.network()})
+
+    def _disk(self, req: Request) -> Response:
+        """Slow-disk injection (raftnode.diskdelay); served like /admin/network."""
+        if req.method == "POST":
+            try:
+                delay = DiskDelay.parse(_json_body(req))
+            except ValueError as exc:
+                raise _bad(str(exc)) from exc
+            self.node.set_disk(delay)
+        elif req.method != "GET":
+            return Response(405, error_body("bad-request", "use GET or POST /admin/disk"))
+        return Response(200, {"ok": True, **self.node.disk()})

@@ -55,10 +55,10 @@ class NetworkChaos:
             raise ValueError(f"unknown field {unknown[0]!r} (known: {', '.join(sorted(known))})")
         values: dict[str, Any] = {}
         for name in PROBABILITIES:
-            values[name] = _number(body.get(name, 0.0), name, 0.0, 1.0)
+            values[name] = parse_number(body.get(name, 0.0), name, 0.0, 1.0)
         for name in ("delay_ms", "reorder_ms"):
             if name in body:
-                values[name] = _number(body[name], name, 0.0, MAX_DELAY_MS)
+                values[name] = parse_number(body[name], name, 0.0, MAX_DELAY_MS)
         peers = body.get("peers")
         if peers is not None:
             if not isinstance(peers, list) or not all(isinstance(p, str) for p in peers):
@@ -67,7 +67,7 @@ class NetworkChaos:
         return cls(**values)
 
 
-def _number(raw: Any, name: str, low: float, high: float) -> float:
+def parse_number(raw: Any, name: str, low: float, high: float) -> float:
     if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
         raise ValueError(f"{name} must be a number, not {raw!r}")
     if not low <= raw <= high:

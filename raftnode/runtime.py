@@ -21,6 +21,7 @@ import functools
 import itertools
 import logging
 import os
+import random
 import sys
 import time
 from collections import deque
@@ -38,6 +39,7 @@ from raftnode.core.types import (
     PersistentState,
     Ready,
 )
+from raftnode.diskdelay import DiskDelay
 from raftnode.diskwriter import DiskWriter
 from raftnode.eventlog import EventLog
 from raftnode.http_api import Api
@@ -141,6 +143,10 @@ class Runtime:
         self.saved_entries = 0
         self.save_seconds = 0.0
         self.drains = 0
+        # Slow-disk injection (POST /admin/disk): off until set; seeded like message chaos.
+        self.disk_delay = DiskDelay()
+        self._delay_rng = random.Random(f"{opts.seed}/{opts.node_id}/disk")
+        self.delayed_rounds = 0
 
     # -- life cycle ----------------------------------------------------------------------
 
@@ -324,7 +330,15 @@ class Runtime:
                 if rd.compact_to:
                     self.storage.compact(rd.compact_to)
                 self.save_seconds += time.perf_counter() - t0
-            self._finish(rd, late)
+            if not self._fifo and not (disk and self.disk_delay.active):
+                self._finish(rd, late)
+                return
+            batch = _Batch(rd, late, durable=False)
+            self._fifo.append(batch)
+            if disk:
+                self._durable_later([batch])
+            else:
+                self._mark_durable([batch])
             return
         batch = _Batch(rd, late, durable=not disk)
         self._fifo.append(batch)
@@ -344,6 +358,19 @@ class Runtime:
                 self._die()
             return
         self.save_seconds += seconds
+        self._durable_later(batches)
+
+    def _durable_later(self, batches: list[_Batch]) -> None:
+        """Mark a written round durable, after the injected slow-disk latency if any."""
+        leading = bool(getattr(self.logic, "is_leader", False))
+        delay = self.disk_delay.draw_seconds(self._delay_rng, leading)
+        if delay <= 0:
+            self._mark_durable(batches)
+            return
+        self.delayed_rounds += 1
+        asyncio.get_running_loop().call_later(delay, self._mark_durable, batches)
+
+    def _mark_durable(self, batches: list[_Batch]) -> None:
         for batch in batches:
             batch.durable = True
         try:
@@ -437,6 +464,14 @@ class Runtime:
         assert self.transport is not None
         self.transport.set_chaos(chaos)
         log.info("message chaos: %s", chaos.to_json() if chaos.active else "off")
+
+    def disk(self) -> dict[str, Any]:
+        """The slow-disk settings in force and how many write rounds they delayed."""
+        return {**self.disk_delay.to_json(), "delayed_rounds": self.delayed_rounds}
+
+    def set_disk(self, delay: DiskDelay) -> None:
+        self.disk_delay = delay
+        log.info("slow disk: %s", delay.to_json() if delay.active else "off")
 
     def leader_client(self, leader: str | None) -> str | None:
         if leader is None:

@@ -239,6 +239,20 @@ def peer_shaper(db: object) -> SupportsPeerShaping | None:
     return db if callable(getattr(db, "shape_peers", None)) else None  # type: ignore[return-value]
 
 
+class SupportsDiskDelay(Protocol):
+    """Slow disks inside the DB (raftnode's POST /admin/disk, like etcd's gofail sleeps
+    around WAL saves): each of ``node``'s fsyncs is acknowledged ``delay_ms`` plus a random
+    0..``jitter_ms`` late; None or ``{}`` turns it off. The DB re-applies the settings when
+    it restarts the node. A DB without it cannot take the disk nemesis's ``slow`` mode."""
+
+    def delay_disk(self, node: str, settings: Mapping[str, Any] | None) -> None: ...
+
+
+def disk_delayer(db: object) -> SupportsDiskDelay | None:
+    """``db`` if it can slow its nodes' disks (a callable ``delay_disk``), else None."""
+    return db if callable(getattr(db, "delay_disk", None)) else None  # type: ignore[return-value]
+
+
 @runtime_checkable
 class SupportsPreflight(Protocol):
     """The DB's own refusals before anything starts (a missing binary, an option it

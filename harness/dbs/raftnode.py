@@ -9,7 +9,8 @@ its last log line, naming host and command.
 
 Optional capabilities (harness.core.protocols, docs/interfaces.md §6): `block_peers`
 (local partitions through POST /admin/partition), `shape_peers` (message chaos through
-POST /admin/network, re-applied on every start), `clock_file` (libfaketime offset
+POST /admin/network, re-applied on every start), `delay_disk` (slow-disk injection
+through POST /admin/disk, likewise re-applied), `clock_file` (libfaketime offset
 file), `wal_path`, `pid`, `check_bugs` (raftnode's planted bugs).
 
 Every `setup` (one per test) draws a fresh random cluster token and writes it on each host
@@ -101,7 +102,8 @@ class RaftnodeDB:
         self.start_timeout = start_timeout
         self._nodes: dict[str, _Node] = {}
         self._options: dict[str, Any] = {}
-        self._shaping: dict[str, dict[str, Any]] = {}  # node -> chaos settings in force
+        # admin path -> node -> settings in force, re-applied when the node starts again
+        self._sticky: dict[str, dict[str, dict[str, Any]]] = {}
 
     # -- helpers --------------------------------------------------------------------
     def _node(self, node: str) -> _Node:
@@ -151,7 +153,7 @@ class RaftnodeDB:
         (fresh per setup) and the faketime files."""
         self._options = dict(options)
         self._nodes = {}
-        self._shaping = {}
+        self._sticky = {}
         token = secrets.token_hex(32).encode() + b"\n"
         uploaded: dict[int, str] = {}
         for spec in nodes:
@@ -207,8 +209,9 @@ class RaftnodeDB:
             cwd=rec.node_dir,
         )
         self._wait_ready(rec, argv)
-        if self._shaping.get(node):  # a restarted node keeps the chaos it was under
-            self._post_network(rec, self._shaping[node])
+        for path, by_node in self._sticky.items():  # a restarted node keeps its faults
+            if by_node.get(node):
+                self._post_admin(rec, path, by_node[node])
 
     def _wait_ready(self, rec: _Node, argv: list[str]) -> None:
         host, command = rec.spec.host, " ".join(argv)
@@ -366,20 +369,27 @@ class RaftnodeDB:
             )
 
     def shape_peers(self, node: str, settings: Mapping[str, Any] | None) -> None:
-        """Message chaos on `node`'s outgoing peer messages (None or {}: off); remembered
-        and re-applied when the node is started again. A node that is down now gets it
-        at its next start."""
+        """Message chaos on `node`'s outgoing peer messages (None or {}: off)."""
+        self._set_sticky(node, "/admin/network", settings)
+
+    def delay_disk(self, node: str, settings: Mapping[str, Any] | None) -> None:
+        """Slow-disk injection on `node` (``delay_ms``, ``jitter_ms``; None or {}: off)."""
+        self._set_sticky(node, "/admin/disk", settings)
+
+    def _set_sticky(self, node: str, path: str, settings: Mapping[str, Any] | None) -> None:
+        """POST `settings` to `path` now if the node runs, and remember them for its next
+        start: a node that is down now gets them then."""
         rec = self._node(node)
         wanted = dict(settings or {})
-        self._shaping[node] = wanted
+        self._sticky.setdefault(path, {})[node] = wanted
         if self.is_running(node):
-            self._post_network(rec, wanted)
+            self._post_admin(rec, path, wanted)
 
-    def _post_network(self, rec: _Node, settings: dict[str, Any]) -> None:
-        what = f"POST /admin/network {settings}"
+    def _post_admin(self, rec: _Node, path: str, settings: dict[str, Any]) -> None:
+        what = f"POST {path} {settings}"
         try:
             status, body = get_json(
-                rec.spec.host.address, rec.spec.client_port, "/admin/network", 5.0, settings
+                rec.spec.host.address, rec.spec.client_port, path, 5.0, settings
             )
         except OSError as exc:
             raise HostError(rec.spec.host.name, what, str(exc)) from exc

@@ -136,7 +136,8 @@ def test_default_scenario_schedule_against_a_correct_raftnode_is_valid(tmp_path)
     assert len(scenarios) >= 4 and None not in scenarios
     assert not [op for op in done if op.get("error")]
     finals = {op["f"] for op in done if op.get("final")}
-    assert finals == {f"stop-{f}" for f in ("kill", "pause", "partition", "clock", "packet")}
+    faults = ("kill", "pause", "partition", "clock", "packet", "disk")
+    assert finals == {f"stop-{f}" for f in faults}
 
 
 def find_invalid(tmp_path: Path, spec: dict[str, Any], seeds: range) -> list[tuple[int, Any]]:
@@ -168,6 +169,17 @@ def isolate_then_turn_clock_back(period: float = 3.5) -> dict[str, Any]:
     return {"faults": [], "schedule": sorted(schedule, key=lambda entry: entry["at"])}
 
 
+def slow_leader_disk_then_kill_leaders(period: float = 1.5) -> dict[str, Any]:
+    """Every disk a little slow and the leader's (whichever node leads) 150 ms slower,
+    while the leader is killed every 1.5 s: each new leader's AppendEntries reach the
+    followers, which persist and answer, long before its own copy counts, so under
+    figure8 it commits the older-term entries it inherited by counting replicas."""
+    slow = {"at": 1.0, "fault": "disk", "target": "all", "delay_ms": 20, "jitter_ms": 20,
+            "leader_ms": 150, "duration": 12.5}  # fmt: skip
+    kills = every(1.5, period, 13, {"fault": "kill", "target": "leader", "duration": 0.6})
+    return {"faults": [], "schedule": sorted([slow, *kills], key=lambda entry: entry["at"])}
+
+
 # Fault -> the planted bug it exposes.
 BUG_CASES = {
     "kill/ack-before-commit": {
@@ -183,6 +195,7 @@ BUG_CASES = {
         "nemesis": repeated({"fault": "partition", "topology": "leader", "duration": 2.0}, 3),
     },
     "clock/lease-read": {"bugs": ["lease-read"], "nemesis": isolate_then_turn_clock_back()},
+    "disk-slow/figure8": {"bugs": ["figure8"], "nemesis": slow_leader_disk_then_kill_leaders()},
     "pause/ack-before-commit": {
         "bugs": ["ack-before-commit"],
         "nemesis": repeated({"fault": "pause", "target": "leader", "duration": 1.5}, period=3),

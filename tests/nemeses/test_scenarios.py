@@ -17,6 +17,7 @@ from nemeses.base import NemesisError
 from nemeses.scenarios import (
     CHAOS,
     SCENARIOS,
+    SLOW_DISK,
     ScenarioNemesis,
     ScenarioPlan,
     ScenarioSchedule,
@@ -25,7 +26,7 @@ from nemeses.scenarios import (
 from nemeses.targets import resolve, waiting_leader
 from tests.nemeses.fakedb import Cluster, Ctx
 
-ALL = ["kill", "pause", "partition", "clock", "packet", CHAOS]
+ALL = ["kill", "pause", "partition", "clock", "packet", "disk", CHAOS, SLOW_DISK]
 
 
 def _ops(plan: ScenarioPlan, steps: int) -> list[tuple[float, str, object, str]]:
@@ -77,6 +78,8 @@ def test_usable_keeps_only_scenarios_whose_needs_are_met():
     assert names == {"kill-leader", "crash-all", "pause-leader", "restart-after-election"}
     assert "chaos-elections" not in {s.name for s in usable(["kill", "packet"])}
     assert "chaos-elections" in {s.name for s in usable(["kill", "packet", CHAOS])}
+    assert "slow-disk-elections" not in {s.name for s in usable(["kill", "disk"])}
+    assert "slow-disk-elections" in {s.name for s in usable(["kill", "disk", SLOW_DISK])}
 
 
 def test_the_schedule_serves_ops_after_their_waits():
@@ -133,6 +136,7 @@ def test_build_gives_the_scenario_package_and_a_schedule_replaces_it():
         "stop-partition",
         "stop-packet",
         "stop-clock",
+        "stop-disk",
     }
     explicit = nemeses.build(
         ["scenarios"], schedule=[{"at": 1, "fault": "kill", "value": "leader"}]
