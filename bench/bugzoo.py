@@ -1,6 +1,6 @@
 """The bug-zoo table: what a `splitbrain campaign campaigns/bugzoo.yaml` found, per bug.
 
-    python bench/bugzoo.py CAMPAIGN_DIR [CAMPAIGN_DIR ...] [--markdown]
+    python bench/bugzoo.py CAMPAIGN_DIR [CAMPAIGN_DIR ...] [--markdown] [--examples]
 
 CAMPAIGN_DIR is a campaign directory (it holds campaign.json; several are summed, e.g.
 one campaign per batch of seeds; `store/campaigns/latest`
@@ -20,6 +20,10 @@ works). One row per planted bug set (and one for the correct node, no bug), with
 Below the table: the campaign's total wall time, and what stopping early saved (per
 stopped run, the median wall of a full-length run minus its own wall). Numbers are read
 from campaign.json and, for what it lacks, from each run's results.json.
+
+With --examples, one counterexample per bug follows: from the invalid run with the
+lowest seed, the first violation of the checker that saw it earliest (results.json's
+``detection.checker``), with the run directory, so a reader can open its report.
 """
 
 from __future__ import annotations
@@ -47,6 +51,19 @@ class RunRow:
     detection_s: float | None
     stopped_at_s: float | None
     wall_s: float | None
+
+
+@dataclass
+class Example:
+    """One bug's counterexample: where it is and what the checker said."""
+
+    bug: str
+    seed: Any
+    checker: str
+    run_dir: str
+    detection_s: float | None
+    stopped_at_s: float | None
+    message: str
 
 
 @dataclass
@@ -120,7 +137,43 @@ def row_of(test: dict[str, Any]) -> RunRow:
     )
 
 
-def load_rows(campaign_dir: Path) -> list[RunRow]:
+def _first_violation(entry: dict[str, Any], limit: int = 600) -> str:
+    """A checker entry's first violation message, else the start of its details."""
+    violations = entry.get("violations")
+    if isinstance(violations, list) and violations and isinstance(violations[0], dict):
+        text = str(violations[0].get("message", ""))
+    else:
+        details = entry.get("details")
+        text = details if isinstance(details, str) else str(entry.get("summary", ""))
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + " …"
+
+
+def example_of(test: dict[str, Any]) -> Example | None:
+    """The counterexample of one invalid campaign test (None if it is not invalid)."""
+    if test.get("verdict") != "invalid":
+        return None
+    row = row_of(test)
+    results = _results(test.get("run_dir"))
+    detection = results.get("detection") if isinstance(results.get("detection"), dict) else {}
+    checker = detection.get("checker") if isinstance(detection.get("checker"), str) else None
+    checker = checker if isinstance(results.get(checker), dict) else None
+    checker = checker or next(iter(row.caught_by), None)
+    if checker is None or not isinstance(results.get(checker), dict):
+        return None
+    params = test.get("params") if isinstance(test.get("params"), dict) else {}
+    return Example(
+        bug=row.bug,
+        seed=params.get("seed", test.get("seed")),
+        checker=checker,
+        run_dir=str(test.get("run_dir")),
+        detection_s=row.detection_s,
+        stopped_at_s=row.stopped_at_s,
+        message=_first_violation(results[checker]),
+    )
+
+
+def _tests(campaign_dir: Path) -> list[dict[str, Any]]:
     path = campaign_dir / CAMPAIGN_FILE
     if not path.is_file():
         raise BugzooError(f"{campaign_dir}: no {CAMPAIGN_FILE} (not a campaign directory)")
@@ -131,7 +184,40 @@ def load_rows(campaign_dir: Path) -> list[RunRow]:
     tests = data.get("tests") if isinstance(data, dict) else None
     if not isinstance(tests, list):
         raise BugzooError(f"{path}: no list of tests")
-    return [row_of(t) for t in tests if isinstance(t, dict)]
+    return [t for t in tests if isinstance(t, dict)]
+
+
+def load_rows(campaign_dir: Path) -> list[RunRow]:
+    return [row_of(t) for t in _tests(campaign_dir)]
+
+
+def load_examples(campaign_dirs: list[Path]) -> list[Example]:
+    """Per bug, the example from its invalid run with the lowest seed, in name order."""
+    found: dict[str, Example] = {}
+    for test in sorted(
+        (t for d in campaign_dirs for t in _tests(d)),
+        key=lambda t: (str(t.get("seed")).zfill(6), str(t.get("label"))),
+    ):
+        example = example_of(test)
+        if example is not None:
+            found.setdefault(example.bug, example)
+    return [found[bug] for bug in sorted(found)]
+
+
+def render_examples(examples: list[Example]) -> str:
+    lines = []
+    for ex in examples:
+        when = f"detection {_seconds(ex.detection_s)}, stopped at {_seconds(ex.stopped_at_s)}"
+        quoted = "\n  > ".join(ex.message.splitlines())
+        lines += [
+            f"- **{ex.bug}** — seed {ex.seed}, `{ex.checker}` ({when}; run `{ex.run_dir}`):",
+            f"  > {quoted}",
+        ]
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"
 
 
 def summarize(rows: list[RunRow]) -> list[BugSummary]:
@@ -253,6 +339,9 @@ def main(argv: list[str] | None = None) -> int:
         help="campaign directories (campaign.json); several are summed (e.g. more seeds)",
     )
     parser.add_argument("--markdown", action="store_true", help="a table for docs/bugzoo.md")
+    parser.add_argument(
+        "--examples", action="store_true", help="one counterexample per bug below the table"
+    )
     args = parser.parse_args(argv)
     try:
         summaries = summarize([row for d in args.campaign_dir for row in load_rows(d)])
@@ -264,6 +353,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bugzoo: {names}: the campaign has no tests", file=sys.stderr)
         return 2
     print(render_markdown(summaries) if args.markdown else render_text(summaries))
+    if args.examples:
+        print("\n" + render_examples(load_examples(args.campaign_dir)))
     return 0
 
 

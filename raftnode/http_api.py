@@ -14,7 +14,7 @@ import asyncio
 import functools
 import json
 import math
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from raftnode.core.types import ClientReply, ClientRequest
@@ -254,24 +254,32 @@ class Api:
     def _network(self, req: Request) -> Response:
         """Message chaos on this node's outgoing peer messages; served like /admin/partition
         (the client port, no credentials of its own: docs/raftnode.md)."""
-        if req.method == "POST":
-            try:
-                chaos = NetworkChaos.parse(_json_body(req))
-            except ValueError as exc:
-                raise _bad(str(exc)) from exc
-            self.node.set_network(chaos)
-        elif req.method != "GET":
-            return Response(405, error_body("bad-request", "use GET or POST /admin/network"))
-        return Response(200, {"ok": True, **self.node.network()})
+        return self._settings(
+            req, "/admin/network", NetworkChaos.parse, self.node.set_network, self.node.network
+        )
 
     def _disk(self, req: Request) -> Response:
         """Slow-disk injection (raftnode.diskdelay); served like /admin/network."""
+        return self._settings(
+            req, "/admin/disk", DiskDelay.parse, self.node.set_disk, self.node.disk
+        )
+
+    @staticmethod
+    def _settings(
+        req: Request,
+        path: str,
+        parse: Callable[[Any], Any],
+        apply: Callable[[Any], None],
+        current: Callable[[], dict[str, Any]],
+    ) -> Response:
+        """A fault-settings endpoint: POST parses (400 naming the bad field) and applies
+        the body; GET and POST answer what is in force."""
         if req.method == "POST":
             try:
-                delay = DiskDelay.parse(_json_body(req))
+                settings = parse(_json_body(req))
             except ValueError as exc:
                 raise _bad(str(exc)) from exc
-            self.node.set_disk(delay)
+            apply(settings)
         elif req.method != "GET":
-            return Response(405, error_body("bad-request", "use GET or POST /admin/disk"))
-        return Response(200, {"ok": True, **self.node.disk()})
+            return Response(405, error_body("bad-request", f"use GET or POST {path}"))
+        return Response(200, {"ok": True, **current()})

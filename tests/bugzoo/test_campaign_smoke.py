@@ -80,6 +80,41 @@ def test_bench_refuses_a_directory_that_is_not_a_campaign(tmp_path: Path) -> Non
     assert "Traceback" not in proc.stderr
 
 
+def test_bench_examples_quote_the_earliest_checkers_first_violation(tmp_path: Path) -> None:
+    """--examples: per bug, the lowest-seed invalid run's first violation of the checker
+    named by detection.checker; valid runs and the correct node give none."""
+
+    def run_dir(name: str, results: dict) -> str:
+        path = tmp_path / "runs" / name
+        path.mkdir(parents=True)
+        (path / "results.json").write_text(json.dumps(results))
+        return str(path)
+
+    lost = {"valid": False, "violations": [{"message": "element 7 of key 'a1' lost"}]}
+    safety = {"valid": False, "details": "leader n3 of term 9 advanced its commit index"}
+    tests = [
+        {"seed": 2, "label": "x2", "verdict": "invalid", "params": {"bugs": ["dup-apply"], "seed": 2},
+         "run_dir": run_dir("a", {"detection": {"checker": "append:append", "earliest_s": 4.0},
+                                  "append:append": {"valid": False, "violations": [{"message": "seed 2"}]}})},
+        {"seed": 1, "label": "x1", "verdict": "invalid", "params": {"bugs": ["dup-apply"], "seed": 1},
+         "run_dir": run_dir("b", {"detection": {"checker": "append:append", "earliest_s": 3.5},
+                                  "append:append": lost, "raft-safety": safety})},
+        {"seed": 1, "label": "f1", "verdict": "invalid", "params": {"bugs": ["figure8"], "seed": 1},
+         "run_dir": run_dir("c", {"detection": {"checker": "raft-safety"}, "raft-safety": safety})},
+        {"seed": 1, "label": "c1", "verdict": "valid", "params": {"bugs": [], "seed": 1},
+         "run_dir": run_dir("d", {"detection": None})},
+    ]  # fmt: skip
+    (tmp_path / "campaign.json").write_text(json.dumps({"tests": tests}))
+    out = run_bench(tmp_path, "--examples")
+    examples = [line for line in out.splitlines() if line.startswith(("- **", "  > "))]
+    assert examples == [
+        f"- **dup-apply** — seed 1, `append:append` (detection 3.5 s, stopped at -; run `{tmp_path}/runs/b`):",
+        "  > element 7 of key 'a1' lost",
+        f"- **figure8** — seed 1, `raft-safety` (detection -, stopped at -; run `{tmp_path}/runs/c`):",
+        "  > leader n3 of term 9 advanced its commit index",
+    ]  # fmt: skip
+
+
 @pytest.mark.slow
 @pytest.mark.process
 def test_reduced_bugzoo_campaign(tmp_path: Path) -> None:
@@ -128,5 +163,7 @@ def test_reduced_bugzoo_campaign(tmp_path: Path) -> None:
         assert f"{caught[0]} 1" in rows[bug], table
     assert "0/1 (0%)" in rows["(correct)"], table
     assert "correct node: 0 invalid, 0 unknown of 1 runs" in table
-    markdown = run_bench(directory, "--markdown")
+    markdown = run_bench(directory, "--markdown", "--examples")
     assert "| ack-before-commit | 1 | 1 | 0 | 1/1 (100%) |" in markdown
+    for bug in SMOKE_BUGS:
+        assert f"- **{bug}** — seed 1, `" in markdown, markdown

@@ -1,6 +1,6 @@
 """Slow-disk injection: POST /admin/disk validates its body, slows the node's own
 acknowledgement of its fsyncs (on the disk thread and inline), `leader_ms` only while the
-node leads, and RaftnodeDB.delay_disk re-applies the settings when it restarts a node."""
+node leads. RaftnodeDB.delay_disk re-applying them on a restart: test_network_chaos.py."""
 
 from __future__ import annotations
 
@@ -8,9 +8,6 @@ import random
 
 import pytest
 
-from harness.cluster import open_cluster
-from harness.dbs.raftnode import RaftnodeDB
-from harness.dbs.raftnode_client import get_json
 from raftnode.diskdelay import DiskDelay
 from raftnode.testing import LoopbackCluster, http_json
 
@@ -74,28 +71,3 @@ def test_admin_disk_slows_the_leader_only_with_leader_ms(tmp_path, disk_thread) 
         assert status == 400 and "delay_ms must be in" in body["message"]
         status, body = http_json(ports[leader], "POST", "/admin/disk", {})
         assert status == 200 and body["delay_ms"] == 0.0 and body["leader_ms"] == 0.0
-
-
-@pytest.mark.process
-def test_db_reapplies_the_slow_disk_after_a_restart() -> None:
-    nodes = ["n1", "n2", "n3"]
-    with open_cluster("local", nodes) as cluster:
-        db = RaftnodeDB()
-        try:
-            specs = cluster.node_specs()
-            db.setup(specs, {})
-            for node in nodes:
-                db.start(node)
-            port = specs[0].client_port
-            db.delay_disk("n1", {"delay_ms": 5, "leader_ms": 50})
-            assert get_json("127.0.0.1", port, "/admin/disk", 5.0)[1]["leader_ms"] == 50.0
-            db.kill("n1")
-            db.start("n1")
-            status, body = get_json("127.0.0.1", port, "/admin/disk", 5.0)
-            assert status == 200 and body["delay_ms"] == 5.0 and body["leader_ms"] == 50.0
-            db.delay_disk("n1", None)
-            db.kill("n1")
-            db.start("n1")
-            assert get_json("127.0.0.1", port, "/admin/disk", 5.0)[1]["leader_ms"] == 0.0
-        finally:
-            db.teardown()

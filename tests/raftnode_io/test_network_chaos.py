@@ -1,6 +1,7 @@
 """Message chaos: the transport drops, duplicates, delays and reorders outgoing peer
 messages as POST /admin/network says (seeded), the endpoint validates its body, and
-RaftnodeDB.shape_peers re-applies the settings when it restarts a node."""
+RaftnodeDB.shape_peers (and delay_disk, raftnode.diskdelay) re-applies the settings when
+it restarts a node."""
 
 from __future__ import annotations
 
@@ -135,7 +136,16 @@ def test_admin_network_endpoint_on_a_live_cluster(tmp_path) -> None:
 
 
 @pytest.mark.process
-def test_db_reapplies_chaos_after_a_restart() -> None:
+@pytest.mark.parametrize(
+    ("setter", "path", "settings", "field"),
+    [
+        ("shape_peers", "/admin/network", {"duplicate": 0.5, "peers": ["n2", "n3"]}, "duplicate"),
+        ("delay_disk", "/admin/disk", {"delay_ms": 5, "leader_ms": 50}, "leader_ms"),
+    ],
+)
+def test_db_reapplies_fault_settings_after_a_restart(setter, path, settings, field) -> None:
+    """RaftnodeDB.shape_peers / delay_disk: a restarted node gets the settings back; once
+    turned off, a restart keeps them off."""
     nodes = ["n1", "n2", "n3"]
     with open_cluster("local", nodes) as cluster:
         db = RaftnodeDB()
@@ -145,15 +155,16 @@ def test_db_reapplies_chaos_after_a_restart() -> None:
             for node in nodes:
                 db.start(node)
             port = specs[0].client_port
-            db.shape_peers("n1", {"duplicate": 0.5, "peers": ["n2", "n3"]})
-            assert get_json("127.0.0.1", port, "/admin/network", 5.0)[1]["duplicate"] == 0.5
+            getattr(db, setter)("n1", settings)
+            assert get_json("127.0.0.1", port, path, 5.0)[1][field] == settings[field]
             db.kill("n1")
             db.start("n1")
-            status, body = get_json("127.0.0.1", port, "/admin/network", 5.0)
-            assert status == 200 and body["duplicate"] == 0.5 and body["peers"] == ["n2", "n3"]
-            db.shape_peers("n1", None)
+            status, body = get_json("127.0.0.1", port, path, 5.0)
+            assert status == 200
+            assert {k: body[k] for k in settings} == settings
+            getattr(db, setter)("n1", None)
             db.kill("n1")
             db.start("n1")
-            assert get_json("127.0.0.1", port, "/admin/network", 5.0)[1]["duplicate"] == 0.0
+            assert get_json("127.0.0.1", port, path, 5.0)[1][field] == 0.0
         finally:
             db.teardown()
