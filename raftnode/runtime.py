@@ -333,12 +333,15 @@ class Runtime:
             if not self._fifo and not (disk and self.disk_delay.active):
                 self._finish(rd, late)
                 return
+            # Queued behind a slowed batch (or slowed itself): completes in FIFO order.
+            # Called from inside _drain, so nothing here may drain again (that would
+            # recurse once per queued batch); _complete schedules the next drain.
             batch = _Batch(rd, late, durable=False)
             self._fifo.append(batch)
             if disk:
-                self._durable_later([batch])
+                self._durable_later([batch], drain=False)
             else:
-                self._mark_durable([batch])
+                self._mark_durable([batch], drain=False)
             return
         batch = _Batch(rd, late, durable=not disk)
         self._fifo.append(batch)
@@ -360,17 +363,18 @@ class Runtime:
         self.save_seconds += seconds
         self._durable_later(batches)
 
-    def _durable_later(self, batches: list[_Batch]) -> None:
-        """Mark a written round durable, after the injected slow-disk latency if any."""
+    def _durable_later(self, batches: list[_Batch], *, drain: bool = True) -> None:
+        """Mark a written round durable, after the injected slow-disk latency if any.
+        `drain`: take the core's next Readies right away (not when called from _take)."""
         leading = bool(getattr(self.logic, "is_leader", False))
         delay = self.disk_delay.draw_seconds(self._delay_rng, leading)
         if delay <= 0:
-            self._mark_durable(batches)
+            self._mark_durable(batches, drain=drain)
             return
         self.delayed_rounds += 1
         asyncio.get_running_loop().call_later(delay, self._mark_durable, batches)
 
-    def _mark_durable(self, batches: list[_Batch]) -> None:
+    def _mark_durable(self, batches: list[_Batch], *, drain: bool = True) -> None:
         for batch in batches:
             batch.durable = True
         try:
@@ -378,7 +382,8 @@ class Runtime:
         except Exception:
             self._die()
             return
-        self._drain()
+        if drain:
+            self._drain()
 
     def _complete(self) -> None:
         """Finish, in order, every batch at the head of the FIFO that is durable."""

@@ -5,6 +5,7 @@ node leads. RaftnodeDB.delay_disk re-applying them on a restart: test_network_ch
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -67,6 +68,13 @@ def test_admin_disk_slows_the_leader_only_with_leader_ms(tmp_path, disk_thread) 
         assert c.kv_retry({"op": "write", "key": "k", "value": 9}, prefer=leader)[0] == 200
         assert all(_delayed_rounds(p) > 0 for n, p in ports.items() if n != leader)
         assert c.kv_retry({"op": "read", "key": "k"}, prefer=leader)[1]["value"] == 9
+        # a burst while rounds are held back: its batches queue behind them and must all
+        # complete, in order, with every node still up
+        writes = [{"op": "write", "key": f"b{i % 7}", "value": i} for i in range(120)]
+        with ThreadPoolExecutor(max_workers=24) as pool:
+            codes = list(pool.map(lambda w: c.kv_retry(w, prefer=leader)[0], writes))
+        assert codes == [200] * len(writes)
+        assert all(c.status(n) for n in c.nodes), "a node died under the burst"
         status, body = http_json(ports[leader], "POST", "/admin/disk", {"delay_ms": -5})
         assert status == 400 and "delay_ms must be in" in body["message"]
         status, body = http_json(ports[leader], "POST", "/admin/disk", {})
