@@ -336,12 +336,12 @@ class Runtime:
             # Queued behind a slowed batch (or slowed itself): completes in FIFO order.
             # Called from inside _drain, so nothing here may drain again (that would
             # recurse once per queued batch); _complete schedules the next drain.
-            batch = _Batch(rd, late, durable=False)
+            batch = _Batch(rd, late, durable=not disk)
             self._fifo.append(batch)
             if disk:
                 self._durable_later([batch], drain=False)
             else:
-                self._mark_durable([batch], drain=False)
+                self._complete()
             return
         batch = _Batch(rd, late, durable=not disk)
         self._fifo.append(batch)
@@ -366,8 +366,10 @@ class Runtime:
     def _durable_later(self, batches: list[_Batch], *, drain: bool = True) -> None:
         """Mark a written round durable, after the injected slow-disk latency if any.
         `drain`: take the core's next Readies right away (not when called from _take)."""
-        leading = bool(getattr(self.logic, "is_leader", False))
-        delay = self.disk_delay.draw_seconds(self._delay_rng, leading)
+        delay = 0.0
+        if self.disk_delay.active:  # the common case costs one attribute test
+            leading = bool(getattr(self.logic, "is_leader", False))
+            delay = self.disk_delay.draw_seconds(self._delay_rng, leading)
         if delay <= 0:
             self._mark_durable(batches, drain=drain)
             return
