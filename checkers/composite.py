@@ -386,6 +386,7 @@ def check_store(
     store = Path(store_dir)
     if history is None:
         history = load_store_history(store)
+    run_facts = _run_facts(store)
     spec_warnings: list[str] = []
     if workload is None:
         workload = _workload_from_spec(store, spec_warnings)
@@ -402,9 +403,26 @@ def check_store(
         source=str(store / HISTORY_FILE),
     )
     results.update(_db_info(store))
+    results.update(run_facts)
     results["detection"] = compute_detection(results, history.ops, store=store)
     write_results(store / RESULTS_FILE, results)
     return results
+
+
+# What the runner alone knows about a run and records in results.json beside the verdict:
+# a re-check (`splitbrain check STORE`) rewrites the verdict but must keep these.
+RUN_FACTS = ("stopped_early_at_s", "online", "harness_error")
+
+
+def _run_facts(store: Path) -> dict[str, Any]:
+    """RUN_FACTS from the store's results.json as the run left it ({} if none or torn)."""
+    try:
+        previous = json.loads((store / RESULTS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(previous, dict):
+        return {}
+    return {key: previous[key] for key in RUN_FACTS if key in previous}
 
 
 def _db_info(store: Path) -> dict[str, Any]:

@@ -45,6 +45,22 @@ def test_store_valid_writes_results_json(tmp_path):
     assert results["history"]["client_ops"] == 3
 
 
+def test_recheck_keeps_what_only_the_run_knew(tmp_path):
+    """`splitbrain check STORE` rewrites the verdict, not when the watcher stopped the run
+    or what went wrong in the harness; a torn results.json is simply replaced."""
+    store = _store(tmp_path / "a", _set_history(lost=True))
+    facts = {"stopped_early_at_s": 3.25, "online": {"looks": 7}, "harness_error": "teardown"}
+    (store / "results.json").write_text(json.dumps({"valid": True, "set": {}, **facts}))
+    results = check_store(store)
+    assert results["valid"] is False
+    on_disk = json.loads((store / "results.json").read_text())
+    assert {key: on_disk[key] for key in facts} == facts
+    torn = _store(tmp_path / "b", _set_history())
+    (torn / "results.json").write_text('{"valid": tr')
+    results = check_store(torn)
+    assert results["valid"] is True and "stopped_early_at_s" not in results
+
+
 def test_store_invalid_from_history_or_from_events(tmp_path):
     results = check_store(_store(tmp_path / "a", _set_history(lost=True)))
     assert results["valid"] is False and results["set"]["valid"] is False
