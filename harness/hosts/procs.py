@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -33,10 +34,44 @@ def parse_state(stat_line: str) -> str | None:
     return rest[0] if rest else None
 
 
+def effective_state(leader: str | None, threads: Iterable[str | None]) -> str | None:
+    """The state of a process given its leader thread's state and its other threads'.
+
+    A SIGKILLed multithreaded process can show `Z` for its leader while its other threads
+    are still exiting, and until the last one is gone the kernel keeps the process's files
+    open: a listening socket still accepts connections (measured: 35 of 40 right after
+    SIGKILL of a 9-thread Python server). Such a process is not dead yet, so its state is
+    that of a thread still running; only when every thread is gone is it the zombie.
+    """
+    if leader != "Z":
+        return leader
+    for state in threads:
+        if state not in (None, "Z", "X"):
+            return state
+    return leader
+
+
+def _thread_states(pid: int) -> list[str | None]:
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    states = []
+    for tid in tids:
+        try:
+            states.append(parse_state(Path(f"/proc/{pid}/task/{tid}/stat").read_text()))
+        except OSError:
+            continue
+    return states
+
+
 def process_state(pid: int) -> str | None:
-    """Kernel state letter (R, S, D, T, Z, …) or None when the pid does not exist."""
+    """Kernel state letter (R, S, D, T, Z, …) or None when the pid does not exist; `Z`
+    only once every thread has exited (see effective_state)."""
     fields = _stat_fields(pid)
-    return fields[0] if fields else None
+    if not fields:
+        return None
+    return effective_state(fields[0], _thread_states(pid) if fields[0] == "Z" else [])
 
 
 def start_time(pid: int) -> int | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 import paramiko
 
 from harness.core.protocols import CommandResult, HostError
-from harness.hosts.procs import parse_state
+from harness.hosts.procs import effective_state, parse_state
 from harness.hosts.ssh_config import SshHostConfig
 
 
@@ -275,10 +275,17 @@ class SshHost:
         )
 
     def process_state(self, pid: int) -> str | None:
+        pid_n = int(pid)
         result = self._exec(
-            f"cat /proc/{int(pid)}/stat 2>/dev/null; true", f"stat {pid}", 30.0, None
+            f"cat /proc/{pid_n}/stat /proc/{pid_n}/task/*/stat 2>/dev/null; true",
+            f"stat {pid}",
+            30.0,
+            None,
         )
-        state = parse_state(result.stdout.strip()) if result.stdout.strip() else None
+        lines = result.stdout.strip().splitlines()
+        if not lines:
+            return None
+        state = effective_state(parse_state(lines[0]), map(parse_state, lines[1:]))
         return None if state in (None, "Z", "X") else state
 
     def is_alive(self, pid: int) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -113,6 +114,44 @@ def test_signal_reaches_the_whole_group_and_pause_resume(host, tmp_path):
     assert wait_for(lambda: procs.process_state(child) in (None, "Z"))
     host.signal(pid, signal.SIGKILL)  # already gone: no error
     assert host.process_state(pid) is None
+
+
+def test_a_zombie_leader_with_threads_still_exiting_is_not_dead_yet():
+    assert procs.effective_state("S", []) == "S"
+    assert procs.effective_state("Z", ["Z", "R"]) == "R"  # a thread is still on its way out
+    assert procs.effective_state("Z", ["Z", None, "X"]) == "Z"  # every thread gone
+    assert procs.effective_state(None, []) is None
+
+
+LISTENER_WITH_THREADS = """
+import socket, sys, threading, time
+server = socket.create_server(("127.0.0.1", 0))
+for _ in range(8):
+    threading.Thread(target=lambda: [sum(range(10000)) for _ in iter(int, 1)], daemon=True).start()
+print(server.getsockname()[1], flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_killed_multithreaded_daemon_is_dead_only_once_its_socket_is_closed(host, tmp_path):
+    """SIGKILL takes the leader thread first; until the other threads have exited the
+    kernel keeps the listening socket open. A DB's kill() that trusts is_alive must not
+    see a "dead" node that still accepts connections (35 of 40 did, before)."""
+    for attempt in range(10):
+        log = tmp_path / f"l{attempt}.log"
+        pid = host.start_daemon(
+            [sys.executable, "-c", LISTENER_WITH_THREADS],
+            log_path=str(log),
+            pid_path=str(tmp_path / f"p{attempt}"),
+            cwd=str(tmp_path),
+        )
+        assert wait_for(lambda: log.read_text().strip().isdigit())  # noqa: B023
+        port = int(log.read_text())
+        host.signal(pid, signal.SIGKILL)
+        while host.is_alive(pid):
+            pass
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
 def test_upload_download_write_read(host, tmp_path):
